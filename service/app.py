@@ -1,0 +1,44 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from flask import Flask
+
+from service import health
+from service.catalog import load_services
+from service.fhir.fetcher import FhirFetcher, pooled_session
+from service.hooks import discovery, invoke
+from service.hooks.errors import register_error_handlers
+from service.runtime import Runtime
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, session: requests.Session | None = None) -> Flask:
+    """Build the app; ``session`` lets tests and benchmarks inject the FHIR transport."""
+    settings = settings or Settings()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    build_runtime(settings, session).install(app)
+    register_error_handlers(app)
+    for blueprint in (health.bp, discovery.bp, invoke.bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def build_runtime(settings: Settings, session: requests.Session | None = None) -> Runtime:
+    """Load and validate everything configurable; raises on the first bad file or value."""
+    services = load_services(settings.catalog_dir)
+    fetcher = FhirFetcher(
+        session or pooled_session(settings.fhir_max_workers),
+        max_workers=settings.fhir_max_workers,
+        timeout_seconds=settings.fhir_timeout_seconds,
+        deadline_seconds=settings.fhir_deadline_seconds,
+        max_pages=settings.fhir_max_pages,
+    )
+    return Runtime(settings=settings, services={service.id: service for service in services}, fetcher=fetcher)

@@ -1,0 +1,67 @@
+"""Small readers for FHIR Bundles and OperationOutcomes kept as plain dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+FhirResource = dict[str, Any]
+
+
+def is_resource(value: object, resource_type: str | None = None) -> bool:
+    """True for a dict with a string ``resourceType`` (of the given type, when one is named)."""
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        return False
+    return resource_type is None or value["resourceType"] == resource_type
+
+
+def is_operation_outcome(value: object) -> bool:
+    return is_resource(value, "OperationOutcome")
+
+
+def bundle_resources(bundle: FhirResource) -> list[FhirResource]:
+    """The entry resources of a Bundle, without search outcomes.
+
+    A searchset may carry OperationOutcome entries (``search.mode: outcome``) that warn about the
+    search itself; they are not patient data and are dropped here.
+    """
+    return [resource for resource in _entry_resources(bundle) if not is_operation_outcome(resource)]
+
+
+def _entry_resources(bundle: FhirResource) -> Iterator[FhirResource]:
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        search = entry.get("search")
+        if isinstance(search, dict) and search.get("mode") == "outcome":
+            continue
+        resource = entry.get("resource")
+        if isinstance(resource, dict) and is_resource(resource):
+            yield resource
+
+
+def next_link(bundle: FhirResource) -> str | None:
+    """The URL of the Bundle's ``link`` with relation ``next``, if any."""
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return str(link["url"])
+    return None
+
+
+def outcome_code(outcome: FhirResource) -> str:
+    """The first issue's ``code`` of an OperationOutcome (e.g. ``not-found``).
+
+    Only the code is kept: ``diagnostics`` is free text from the server and may hold PHI.
+    """
+    issues = outcome.get("issue")
+    if isinstance(issues, list) and issues and isinstance(issues[0], dict):
+        code = issues[0].get("code")
+        if isinstance(code, str) and code:
+            return code[:64]
+    return "unknown"

@@ -1,0 +1,1 @@
+"""The CDS Hooks web layer: blueprints for discovery, invocation and feedback; request models."""

@@ -1,0 +1,82 @@
+"""HTTP errors of the API and the one place that maps every error to a JSON body.
+
+Bodies always have ``error`` (a stable code) and ``message`` (for a person); never a stack trace,
+never request values (they may hold PHI or tokens).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.extra}
+
+
+class BadRequest(ApiError):
+    status = 400
+    code = "bad_request"
+
+
+class ServiceNotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class PreconditionFailed(ApiError):
+    """412: required FHIR data could not be had (CDS Hooks 2.0)."""
+
+    status = 412
+    code = "missing_data"
+
+
+def validation_details(error: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """Where and what, without the offending values."""
+    return [
+        {"field": prefix + ".".join(str(part) for part in item["loc"]), "problem": item["msg"]}
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def invalid(error: ValidationError, prefix: str = "") -> BadRequest:
+    details = validation_details(error, prefix)
+    first = details[0] if details else {"field": prefix.rstrip("."), "problem": "invalid"}
+    message = f"{first['field'] or 'body'}: {first['problem']}"
+    return BadRequest(message, details=details)
+
+
+def _json(status: int, body: dict[str, Any]) -> tuple[Response, int]:
+    return jsonify(body), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> tuple[Response, int]:
+        return _json(error.status, error.body())
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        status = error.code or 500
+        code = (error.name or "error").lower().replace(" ", "_")
+        return _json(status, {"error": code, "message": error.description or error.name})
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error", exc_info=error)
+        return _json(500, {"error": "internal_error", "message": "internal error; see the service log"})

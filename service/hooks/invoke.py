@@ -1,0 +1,60 @@
+"""``POST /cds-services/{id}``: validate the hook call, resolve its data, answer with cards."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import ValidationError
+
+from service.catalog import ServiceDefinition
+from service.hooks.errors import BadRequest, ServiceNotFound, invalid
+from service.hooks.models import CONTEXT_MODELS, HookRequest, PatientViewContext
+from service.hooks.prefetch import resolve
+from service.runtime import runtime
+
+bp = Blueprint("invoke", __name__)
+
+
+@bp.post("/cds-services/<service_id>")
+def invoke(service_id: str) -> Response:
+    service = find_service(service_id)
+    hook_request, _context = parse_hook_request(service, read_json_object())
+    state = runtime()
+    resolve(hook_request, service, state.fetcher, state.settings)
+    return jsonify({"cards": []})
+
+
+def find_service(service_id: str) -> ServiceDefinition:
+    service = runtime().services.get(service_id)
+    if service is None:
+        raise ServiceNotFound(f"no CDS service with id {service_id!r}")
+    return service
+
+
+def read_json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or 400 naming what is wrong with it."""
+    if not request.is_json:
+        raise BadRequest("Content-Type must be application/json")
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest("the body is not valid JSON") from error
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def parse_hook_request(service: ServiceDefinition, body: dict[str, Any]) -> tuple[HookRequest, PatientViewContext]:
+    try:
+        hook_request = HookRequest.model_validate(body)
+    except ValidationError as error:
+        raise invalid(error) from error
+    if hook_request.hook != service.hook:
+        raise BadRequest(f"hook {hook_request.hook!r} does not match service {service.id!r} ({service.hook})")
+    try:
+        context = CONTEXT_MODELS[service.hook].model_validate(hook_request.context)
+    except ValidationError as error:
+        raise invalid(error, prefix="context.") from error
+    return hook_request, context

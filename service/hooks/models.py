@@ -1,0 +1,112 @@
+"""CDS Hooks 2.0 request models for patient-view, order-select and order-sign.
+
+Unknown fields are ignored (CDS Hooks: clients may add fields and extensions). Ids are checked
+against the FHIR id syntax because they are substituted into the FHIR queries we send.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
+FhirId = Annotated[str, Field(pattern=FHIR_ID)]
+
+
+def _is_reference(value: str) -> str:
+    """``Type/id`` as CDS Hooks uses in ``userId`` and ``selections``."""
+    resource_type, _, resource_id = value.partition("/")
+    if not resource_type.isalpha() or not resource_type[:1].isupper() or not resource_id:
+        raise ValueError("must be a relative reference such as 'MedicationRequest/123'")
+    return value
+
+
+RelativeReference = Annotated[str, Field(max_length=200), AfterValidator(_is_reference)]
+
+
+class Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class FhirAuthorization(Lenient):
+    access_token: str = Field(min_length=1, max_length=16384)
+    token_type: str = "Bearer"  # noqa: S105 - the token type, not a secret
+    expires_in: int | None = None
+    scope: str | None = None
+    subject: str | None = None
+    patient: str | None = None
+
+    @field_validator("token_type")
+    @classmethod
+    def _bearer(cls, value: str) -> str:
+        if value.lower() != "bearer":
+            raise ValueError("only 'Bearer' tokens are supported")
+        return value
+
+
+class DraftOrders(Lenient):
+    """``draftOrders``: a FHIR Bundle of the orders being written; entries kept as plain dicts."""
+
+    resourceType: Literal["Bundle"]  # noqa: N815 - FHIR's field name
+    entry: list[dict[str, Any]] = Field(default_factory=list, max_length=500)
+
+    def resources(self) -> list[dict[str, Any]]:
+        return [
+            entry["resource"]
+            for entry in self.entry
+            if isinstance(entry.get("resource"), dict) and isinstance(entry["resource"].get("resourceType"), str)
+        ]
+
+    def references(self) -> set[str]:
+        return {f"{res['resourceType']}/{res['id']}" for res in self.resources() if isinstance(res.get("id"), str)}
+
+
+class PatientViewContext(Lenient):
+    userId: RelativeReference  # noqa: N815
+    patientId: FhirId  # noqa: N815
+    encounterId: FhirId | None = None  # noqa: N815
+
+
+class OrderSignContext(PatientViewContext):
+    draftOrders: DraftOrders  # noqa: N815
+
+
+class OrderSelectContext(OrderSignContext):
+    selections: list[RelativeReference] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _selections_are_drafts(self) -> OrderSelectContext:
+        missing = sorted(set(self.selections) - self.draftOrders.references())
+        if missing:
+            raise ValueError(f"selections not found in draftOrders: {', '.join(missing)}")
+        return self
+
+
+HookContext = PatientViewContext | OrderSignContext | OrderSelectContext
+CONTEXT_MODELS: dict[str, type[PatientViewContext]] = {
+    "patient-view": PatientViewContext,
+    "order-select": OrderSelectContext,
+    "order-sign": OrderSignContext,
+}
+
+
+class HookRequest(Lenient):
+    """The envelope of every hook call; ``context`` is validated afterwards by the hook's model."""
+
+    hook: str = Field(min_length=1, max_length=100)
+    hookInstance: str = Field(min_length=1, max_length=200)  # noqa: N815
+    fhirServer: str | None = Field(default=None, min_length=1, max_length=2000)  # noqa: N815
+    fhirAuthorization: FhirAuthorization | None = None  # noqa: N815
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _server_with_token(self) -> HookRequest:
+        if self.fhirAuthorization is not None and self.fhirServer is None:
+            raise ValueError("fhirAuthorization requires fhirServer")
+        return self
+
+    @property
+    def access_token(self) -> str | None:
+        return self.fhirAuthorization.access_token if self.fhirAuthorization else None

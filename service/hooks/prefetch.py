@@ -1,0 +1,175 @@
+"""Prefetch resolution (architecture.md "Data flow" step 3; checklist P1-P3).
+
+For each prefetch key of the service: a value the EHR sent is used as is; a missing key, or an
+OperationOutcome in its place, is fetched from ``fhirServer`` with the request's bearer token. All
+fetches run in parallel under one deadline. ``null`` and an empty Bundle mean "no data". A key whose
+data cannot be had makes the call fail with 412, naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from service.catalog import ServiceDefinition
+from service.fhir.bundles import FhirResource, bundle_resources, is_operation_outcome, is_resource, next_link
+from service.fhir.client import Deadline, FhirClient, SearchResult
+from service.fhir.errors import FhirError
+from service.fhir.fetcher import FhirFetcher
+from service.hooks.errors import BadRequest, PreconditionFailed
+from service.hooks.models import HookRequest
+from service.settings import Settings
+
+TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+USER_TOKEN_TYPES = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+
+
+@dataclass(frozen=True)
+class ResolvedData:
+    """The resources of every prefetch key, flattened; where they came from; what is incomplete."""
+
+    resources_by_key: dict[str, list[FhirResource]]
+    fetched_keys: tuple[str, ...] = ()
+    incomplete_keys: tuple[str, ...] = ()
+
+    def resources(self, resource_type: str) -> list[FhirResource]:
+        """All resources of one type across keys (sites may satisfy templates differently)."""
+        found: dict[str, FhirResource] = {}
+        anonymous: list[FhirResource] = []
+        for resources in self.resources_by_key.values():
+            for resource in resources:
+                if resource.get("resourceType") != resource_type:
+                    continue
+                if isinstance(resource.get("id"), str):
+                    found[resource["id"]] = resource
+                else:
+                    anonymous.append(resource)
+        return [*found.values(), *anonymous]
+
+
+@dataclass
+class _Plan:
+    ready: dict[str, list[FhirResource]] = field(default_factory=dict)
+    to_fetch: dict[str, str] = field(default_factory=dict)
+    to_continue: dict[str, FhirResource] = field(default_factory=dict)
+
+
+def render_template(template: str, request: HookRequest) -> str:
+    """Replace prefetch tokens with URL-encoded context values (CDS Hooks 2.0 token rules)."""
+
+    def value_of(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token.startswith("context."):
+            value = request.context.get(token.removeprefix("context."))
+        else:
+            value = _user_token(token, request.context.get("userId"))
+        if not isinstance(value, str | int):
+            raise PreconditionFailed(f"prefetch token {{{{{token}}}}} has no value in this request")
+        return quote(str(value), safe="")
+
+    return TOKEN.sub(value_of, template)
+
+
+def _user_token(token: str, user_id: object) -> str | None:
+    resource_type, _, resource_id = str(user_id).partition("/")
+    return resource_id if USER_TOKEN_TYPES.get(token) == resource_type else None
+
+
+def resolve(request: HookRequest, service: ServiceDefinition, fetcher: FhirFetcher, settings: Settings) -> ResolvedData:
+    plan = _plan(request, service)
+    if not plan.to_fetch and not plan.to_continue:
+        return ResolvedData(plan.ready)
+    client = _client(request, plan, fetcher, settings)
+    if client is None:
+        # Pages beyond the first of a prefetched Bundle, with no server to fetch them from.
+        return ResolvedData({**plan.ready, **_first_pages(plan)}, incomplete_keys=tuple(plan.to_continue))
+    results = fetcher.run(client, _queries(plan))
+    return _collect(plan, results)
+
+
+def _plan(request: HookRequest, service: ServiceDefinition) -> _Plan:
+    plan = _Plan()
+    prefetch = request.prefetch or {}
+    for key, template in service.prefetch.items():
+        if key not in prefetch or is_operation_outcome(prefetch[key]):
+            plan.to_fetch[key] = render_template(template, request)
+        else:
+            _plan_prefetched(plan, key, prefetch[key])
+    return plan
+
+
+def _plan_prefetched(plan: _Plan, key: str, value: Any) -> None:
+    if value is None:
+        plan.ready[key] = []
+    elif is_resource(value, "Bundle"):
+        if next_link(value):
+            plan.to_continue[key] = value
+        else:
+            plan.ready[key] = bundle_resources(value)
+    elif is_resource(value):
+        plan.ready[key] = [value]
+    else:
+        raise BadRequest(f"prefetch.{key} must be a FHIR resource, a Bundle or null")
+
+
+def _first_pages(plan: _Plan) -> dict[str, list[FhirResource]]:
+    return {key: bundle_resources(bundle) for key, bundle in plan.to_continue.items()}
+
+
+def _client(request: HookRequest, plan: _Plan, fetcher: FhirFetcher, settings: Settings) -> FhirClient | None:
+    if request.fhirServer is None:
+        if plan.to_fetch:
+            raise PreconditionFailed(
+                "required data were not prefetched and the request has no fhirServer to fetch them from",
+                missing=sorted(plan.to_fetch),
+            )
+        return None
+    if not settings.allows_fhir_server(request.fhirServer):
+        raise BadRequest("fhirServer is not an allowed FHIR server for this service")
+    return fetcher.client(request.fhirServer, request.access_token)
+
+
+def _queries(plan: _Plan) -> dict[str, Any]:
+    queries: dict[str, Any] = {}
+    for key, url in plan.to_fetch.items():
+        queries[key] = _read_query(url) if "?" not in url else _search_query(url)
+    for key, bundle in plan.to_continue.items():
+        queries[key] = _continue_query(bundle)
+    return queries
+
+
+def _read_query(url: str) -> Any:
+    def run(client: FhirClient, deadline: Deadline) -> SearchResult:
+        resource = client.read(url, deadline)
+        return SearchResult(resources=[resource] if resource else [])
+
+    return run
+
+
+def _search_query(url: str) -> Any:
+    return lambda client, deadline: client.search(url, deadline)
+
+
+def _continue_query(bundle: FhirResource) -> Any:
+    return lambda client, deadline: client.continue_search(bundle, deadline)
+
+
+def _collect(plan: _Plan, results: Mapping[str, SearchResult | FhirError]) -> ResolvedData:
+    failures = {key: result for key, result in results.items() if isinstance(result, FhirError)}
+    if failures:
+        reasons = "; ".join(f"{key}: {error.message}" for key, error in sorted(failures.items()))
+        raise PreconditionFailed(f"required data could not be fetched ({reasons})", missing=sorted(failures))
+    searches = {key: result for key, result in results.items() if isinstance(result, SearchResult)}
+    return ResolvedData(
+        resources_by_key={**plan.ready, **{key: result.resources for key, result in searches.items()}},
+        fetched_keys=tuple(sorted(plan.to_fetch)),
+        incomplete_keys=tuple(sorted(key for key, result in searches.items() if not result.complete)),
+    )

@@ -1,0 +1,30 @@
+"""What the app builds once at start-up and every request reads: settings, catalog, FHIR fetcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from service.catalog import ServiceDefinition
+from service.fhir.fetcher import FhirFetcher
+from service.settings import Settings
+
+EXTENSION_KEY = "crs_cds"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    services: dict[str, ServiceDefinition]
+    fetcher: FhirFetcher
+
+    def install(self, app: Flask) -> None:
+        app.extensions[EXTENSION_KEY] = self
+
+
+def runtime() -> Runtime:
+    """The Runtime of the app handling the current request."""
+    value = current_app.extensions[EXTENSION_KEY]
+    assert isinstance(value, Runtime)  # noqa: S101 - set by create_app only
+    return value

@@ -1,0 +1,102 @@
+"""Fixture trio (app, client, runner) and request builders shared by the test tree."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service.app import create_app
+from service.settings import Settings
+
+FHIR_BASE = "https://fhir.example.org/r4"
+PATIENT_ID = "pat-1"
+PREFETCH_KEYS = ("patient", "observations", "medicationAdministrations", "medicationRequests")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(fhir_allowlist=FHIR_BASE, fhir_deadline_seconds=5, fhir_timeout_seconds=2)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    flask_app = create_app(settings)
+    flask_app.config["TESTING"] = True
+    return flask_app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def empty_bundle() -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "entry": []}
+
+
+def full_prefetch() -> dict[str, Any]:
+    """Every prefetch key answered with "no data" so that nothing needs fetching."""
+    return {
+        "patient": {"resourceType": "Patient", "id": PATIENT_ID, "birthDate": "1970-01-01"},
+        "observations": empty_bundle(),
+        "medicationAdministrations": empty_bundle(),
+        "medicationRequests": empty_bundle(),
+    }
+
+
+def draft_order(order_id: str = "draft-1") -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": order_id,
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "medicationCodeableConcept": {"text": "tocilizumab"},
+    }
+
+
+def hook_body(hook: str = "patient-view", **overrides: Any) -> dict[str, Any]:
+    """A valid request for ``hook``; keyword arguments replace top-level fields."""
+    context: dict[str, Any] = {"userId": "Practitioner/doc-1", "patientId": PATIENT_ID}
+    if hook in ("order-select", "order-sign"):
+        context["draftOrders"] = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": draft_order()}],
+        }
+    if hook == "order-select":
+        context["selections"] = ["MedicationRequest/draft-1"]
+    body: dict[str, Any] = {
+        "hook": hook,
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": context,
+        "prefetch": full_prefetch(),
+    }
+    body.update(copy.deepcopy(overrides))
+    return body
+
+
+SERVICE_FOR_HOOK = {
+    "patient-view": "crs-patient-view",
+    "order-select": "crs-order-select",
+    "order-sign": "crs-order-sign",
+}
+
+
+@pytest.fixture
+def call_hook(client: FlaskClient) -> Callable[..., Any]:
+    def call(body: dict[str, Any], service_id: str | None = None) -> Any:
+        return client.post(f"/cds-services/{service_id or SERVICE_FOR_HOOK[body['hook']]}", json=body)
+
+    return call
