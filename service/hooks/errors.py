@@ -49,15 +49,18 @@ class PreconditionFailed(ApiError):
 def validation_details(error: ValidationError, prefix: str = "") -> list[dict[str, str]]:
     """Where and what, without the offending values."""
     return [
-        {"field": prefix + ".".join(str(part) for part in item["loc"]), "problem": item["msg"]}
+        {
+            "field": (prefix + ".".join(str(part) for part in item["loc"])).rstrip(".") or "body",
+            "problem": item["msg"].removeprefix("Value error, "),
+        }
         for item in error.errors(include_url=False, include_input=False)
     ]
 
 
 def invalid(error: ValidationError, prefix: str = "") -> BadRequest:
     details = validation_details(error, prefix)
-    first = details[0] if details else {"field": prefix.rstrip("."), "problem": "invalid"}
-    message = f"{first['field'] or 'body'}: {first['problem']}"
+    first = details[0] if details else {"field": prefix.rstrip(".") or "body", "problem": "invalid"}
+    message = f"{first['field']}: {first['problem']}"
     return BadRequest(message, details=details)
 
 

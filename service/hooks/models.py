@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
 FhirId = Annotated[str, Field(pattern=FHIR_ID)]
@@ -75,12 +75,15 @@ class OrderSignContext(PatientViewContext):
 class OrderSelectContext(OrderSignContext):
     selections: list[RelativeReference] = Field(min_length=1, max_length=500)
 
-    @model_validator(mode="after")
-    def _selections_are_drafts(self) -> OrderSelectContext:
-        missing = sorted(set(self.selections) - self.draftOrders.references())
+    @field_validator("selections")
+    @classmethod
+    def _selections_are_drafts(cls, selections: list[str], info: ValidationInfo) -> list[str]:
+        draft_orders = info.data.get("draftOrders")
+        known = draft_orders.references() if isinstance(draft_orders, DraftOrders) else set()
+        missing = sorted(set(selections) - known)
         if missing:
-            raise ValueError(f"selections not found in draftOrders: {', '.join(missing)}")
-        return self
+            raise ValueError(f"not found in draftOrders: {', '.join(missing)}")
+        return selections
 
 
 HookContext = PatientViewContext | OrderSignContext | OrderSelectContext

@@ -18,7 +18,7 @@ from service.catalog import ServiceDefinition
 from service.fhir.bundles import FhirResource, bundle_resources, is_operation_outcome, is_resource, next_link
 from service.fhir.client import Deadline, FhirClient, SearchResult
 from service.fhir.errors import FhirError
-from service.fhir.fetcher import FhirFetcher
+from service.fhir.fetcher import FhirFetcher, Query
 from service.hooks.errors import BadRequest, PreconditionFailed
 from service.hooks.models import HookRequest
 from service.settings import Settings
@@ -137,8 +137,8 @@ def _client(request: HookRequest, plan: _Plan, fetcher: FhirFetcher, settings: S
     return fetcher.client(request.fhirServer, request.access_token)
 
 
-def _queries(plan: _Plan) -> dict[str, Any]:
-    queries: dict[str, Any] = {}
+def _queries(plan: _Plan) -> dict[str, Query[SearchResult]]:
+    queries: dict[str, Query[SearchResult]] = {}
     for key, url in plan.to_fetch.items():
         queries[key] = _read_query(url) if "?" not in url else _search_query(url)
     for key, bundle in plan.to_continue.items():
@@ -146,7 +146,7 @@ def _queries(plan: _Plan) -> dict[str, Any]:
     return queries
 
 
-def _read_query(url: str) -> Any:
+def _read_query(url: str) -> Query[SearchResult]:
     def run(client: FhirClient, deadline: Deadline) -> SearchResult:
         resource = client.read(url, deadline)
         return SearchResult(resources=[resource] if resource else [])
@@ -154,11 +154,11 @@ def _read_query(url: str) -> Any:
     return run
 
 
-def _search_query(url: str) -> Any:
+def _search_query(url: str) -> Query[SearchResult]:
     return lambda client, deadline: client.search(url, deadline)
 
 
-def _continue_query(bundle: FhirResource) -> Any:
+def _continue_query(bundle: FhirResource) -> Query[SearchResult]:
     return lambda client, deadline: client.continue_search(bundle, deadline)
 
 

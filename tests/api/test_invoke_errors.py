@@ -58,7 +58,7 @@ BAD_BODIES = [
         "selection not among draftOrders",
         "crs-order-select",
         with_value("context.selections", ["MedicationRequest/other"], "order-select"),
-        "MedicationRequest/other",
+        "context.selections: not found in draftOrders: MedicationRequest/other",
     ),
     (
         "order-sign without draftOrders",
