@@ -10,8 +10,10 @@ from flask import Flask
 from service import health
 from service.catalog import load_services
 from service.fhir.fetcher import FhirFetcher, pooled_session
+from service.fhir.translate import Translator
 from service.hooks import discovery, invoke
 from service.hooks.errors import register_error_handlers
+from service.policy_file import load_policy
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -41,4 +43,11 @@ def build_runtime(settings: Settings, session: requests.Session | None = None) -
         deadline_seconds=settings.fhir_deadline_seconds,
         max_pages=settings.fhir_max_pages,
     )
-    return Runtime(settings=settings, services={service.id: service for service in services}, fetcher=fetcher)
+    policy = load_policy(settings.policy)
+    return Runtime(
+        settings=settings,
+        services={service.id: service for service in services},
+        fetcher=fetcher,
+        policy=policy,
+        translator=Translator.from_policy(policy),
+    )

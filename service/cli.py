@@ -1,14 +1,19 @@
-"""The ``crs-cds`` command line: serve, check-config."""
+"""The ``crs-cds`` command line: serve, check-config, assess."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import click
 from pydantic import ValidationError
 
 from service.catalog import CatalogError
+from service.policy_file import PolicyError
 from service.settings import Settings
 
 
@@ -36,7 +41,7 @@ def checked_runtime_settings() -> Settings:
     settings = load_settings()
     try:
         build_runtime(settings)
-    except CatalogError as error:
+    except (CatalogError, PolicyError) as error:
         raise ConfigProblem(str(error)) from error
     return settings
 
@@ -51,7 +56,7 @@ def main() -> None:
 def check_config() -> None:
     """Validate the settings, the card catalog and the policy; exit 2 with the problem if any."""
     settings = checked_runtime_settings()
-    click.echo(f"configuration OK (catalog: {settings.catalog_dir})")
+    click.echo(f"configuration OK (catalog: {settings.catalog_dir}; policy: {settings.policy})")
 
 
 @main.command()
@@ -64,3 +69,44 @@ def serve(host: str, port: int) -> None:
 
     settings = checked_runtime_settings()
     GunicornServer(create_app(settings), gunicorn_options(settings, host, port)).run()
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--now", "now_text", default=None, help="Assess as of this ISO 8601 time (default: the current time).")
+def assess(bundle: Path, now_text: str | None) -> None:
+    """Print the CRS assessment JSON for a FHIR Bundle file (any Bundle type; entries are the chart)."""
+    from service.crs.engine import assess as assess_timeline
+    from service.fhir.bundles import bundle_resources, is_resource
+    from service.fhir.translate import Translator
+    from service.policy_file import load_policy
+
+    settings = load_settings()
+    try:
+        policy = load_policy(settings.policy)
+    except PolicyError as error:
+        raise ConfigProblem(str(error)) from error
+    document = _read_json(bundle)
+    if not is_resource(document, "Bundle"):
+        raise click.BadParameter("the file is not a FHIR Bundle", param_hint="BUNDLE")
+    now = _parse_now(now_text)
+    timeline = Translator.from_policy(policy).timeline(bundle_resources(document))
+    click.echo(assess_timeline(timeline, policy, now).model_dump_json(indent=2))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise click.BadParameter(f"cannot read JSON: {error}", param_hint="BUNDLE") from error
+    return value if isinstance(value, dict) else {}
+
+
+def _parse_now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 date-time", param_hint="--now") from error
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)

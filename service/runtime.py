@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from service.catalog import ServiceDefinition
+from service.crs.policy import Policy
 from service.fhir.fetcher import FhirFetcher
+from service.fhir.translate import Translator
 from service.settings import Settings
 
 EXTENSION_KEY = "crs_cds"
@@ -18,6 +20,8 @@ class Runtime:
     settings: Settings
     services: dict[str, ServiceDefinition]
     fetcher: FhirFetcher
+    policy: Policy
+    translator: Translator
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION_KEY] = self

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CATALOG_DIR = PROJECT_ROOT / "cards"
+BUNDLED_POLICY = Path(__file__).resolve().parent / "data" / "policy.toml"
 
 
 def is_loopback_host(host: str) -> bool:
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRS_CDS_", extra="ignore", frozen=True)
 
     catalog_dir: Path = Field(default=BUNDLED_CATALOG_DIR, description="Card catalog folder.")
+    policy: Path = Field(default=BUNDLED_POLICY, description="Clinical policy TOML file.")
     fhir_allowlist: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="FHIR base URLs the service may call (comma-separated)."
     )

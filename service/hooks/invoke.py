@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
 from service.catalog import ServiceDefinition
+from service.crs.engine import assess, check_drafts
 from service.hooks.errors import BadRequest, ServiceNotFound, invalid
-from service.hooks.models import CONTEXT_MODELS, HookRequest, PatientViewContext
-from service.hooks.prefetch import resolve
+from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
+from service.hooks.plain_cards import assessment_card, order_check_card
+from service.hooks.prefetch import ResolvedData, resolve
 from service.runtime import runtime
 
 bp = Blueprint("invoke", __name__)
@@ -20,10 +23,31 @@ bp = Blueprint("invoke", __name__)
 @bp.post("/cds-services/<service_id>")
 def invoke(service_id: str) -> Response:
     service = find_service(service_id)
-    hook_request, _context = parse_hook_request(service, read_json_object())
+    hook_request, context = parse_hook_request(service, read_json_object())
     state = runtime()
-    resolve(hook_request, service, state.fetcher, state.settings)
-    return jsonify({"cards": []})
+    data = resolve(hook_request, service, state.fetcher, state.settings)
+    drafts = drafts_to_check(context)
+    timeline = state.translator.timeline(_chart_resources(data), drafts)
+    now = datetime.now(UTC)
+    if isinstance(context, OrderSignContext):
+        assessment, checks = check_drafts(timeline, state.policy, now, timeline.draft_orders)
+        return jsonify({"cards": [order_check_card(check) for check in checks]})
+    assessment = assess(timeline, state.policy, now)
+    return jsonify({"cards": [assessment_card(assessment)] if assessment.in_scope else []})
+
+
+def drafts_to_check(context: PatientViewContext) -> list[dict[str, Any]]:
+    """order-select: the selected drafts; order-sign: all drafts; patient-view: none."""
+    if isinstance(context, OrderSelectContext):
+        selected = set(context.selections)
+        return [r for r in context.draftOrders.resources() if f"{r.get('resourceType')}/{r.get('id')}" in selected]
+    if isinstance(context, OrderSignContext):
+        return context.draftOrders.resources()
+    return []
+
+
+def _chart_resources(data: ResolvedData) -> list[dict[str, Any]]:
+    return [resource for resources in data.resources_by_key.values() for resource in resources]
 
 
 def find_service(service_id: str) -> ServiceDefinition:

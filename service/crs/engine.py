@@ -1,0 +1,150 @@
+"""``assess(timeline, policy, now)``: grading, managed grade, and the orders the protocol calls for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.crs import management
+from service.crs.assessment import Assessment, EvidenceItem, HlhStatus
+from service.crs.evidence import Evidence
+from service.crs.findings import Findings, Situation
+from service.crs.grading import Context, GradeResult, grade_at
+from service.crs.history import (
+    car_t_infusions,
+    hlh_criteria,
+    hlh_first_met,
+    in_scope,
+    latest_icans,
+    no_improvement_after_tocilizumab,
+    persistent_fever,
+)
+from service.crs.orders import OrderCheck, check_orders
+from service.crs.policy import Policy
+from service.crs.timeline import Order, Timeline
+
+
+def assess(timeline: Timeline, policy: Policy, now: datetime, *, orders_in_scope: bool = False) -> Assessment:
+    """The assessment at ``now``. ``orders_in_scope``: order hooks also count a CAR T product ordered (C0)."""
+    return analyse(timeline, policy, now, orders_in_scope=orders_in_scope)[0]
+
+
+def check_drafts(
+    timeline: Timeline, policy: Policy, now: datetime, drafts: tuple[Order, ...]
+) -> tuple[Assessment, tuple[OrderCheck, ...]]:
+    """The assessment and the O-rule checks of ``drafts`` (the selected or all draft orders of the hook)."""
+    assessment, situation = analyse(timeline, policy, now, orders_in_scope=True)
+    if situation is None:
+        return assessment, ()
+    return assessment, check_orders(situation, drafts)
+
+
+def analyse(
+    timeline: Timeline, policy: Policy, now: datetime, *, orders_in_scope: bool
+) -> tuple[Assessment, Situation | None]:
+    infusions = car_t_infusions(Context(timeline, policy, None), now)
+    ctx = Context(timeline, policy, infusions[0].at if infusions else None)
+    current = grade_at(ctx, now)
+    scoped = in_scope(ctx, current.grade, now) or (orders_in_scope and _car_t_ordered(ctx))
+    product = policy.drugs[infusions[0].drug].display if infusions else None
+    if not scoped:
+        return Assessment(
+            as_of=now, policy_version=policy.version, in_scope=False, t0=ctx.t0, car_t_product=product
+        ), None
+    findings = Findings()
+    _grading_rules(current, findings)
+    situation = _situation(ctx, current, now, findings)
+    management.apply(situation, findings)
+    return _assessment(situation, findings, product), situation
+
+
+def _car_t_ordered(ctx: Context) -> bool:
+    car_t = ctx.policy.drugs_with_role("car-t")
+    return any(order.drug in car_t for order in (*ctx.timeline.orders, *ctx.timeline.draft_orders))
+
+
+def _grading_rules(current: GradeResult, findings: Findings) -> None:
+    findings.fire("C0")
+    if current.fever:
+        findings.fire("C1")
+    if current.waiver_dose is not None:
+        findings.fire("C2")
+    if current.unknown:
+        findings.fire("C3")
+    for item in current.evidence:
+        findings.fire(item.rule)
+    findings.fire("G-GRADE")
+    findings.fire("G-ORGAN")  # organ toxicities are shown, never graded
+    findings.flags |= current.flags
+    findings.evidence.extend(current.evidence)
+
+
+def _situation(ctx: Context, current: GradeResult, now: datetime, findings: Findings) -> Situation:
+    managed = current.grade
+    persistent = persistent_fever(ctx, now)
+    if persistent is not None and (managed or 0) < 2:  # M-G1-PERSISTENT
+        managed = 2
+        first, last = persistent
+        findings.fire("M-G1-PERSISTENT")
+        findings.evidence.append(
+            Evidence("M-G1-PERSISTENT", "fever persisting more than 72 h", first.at, (first.source, last.source))
+        )
+    escalation = no_improvement_after_tocilizumab(ctx, current, now)
+    if escalation is not None and (managed or 0) < 3:  # M-G2-ESCALATE
+        managed = 3
+        dose = escalation.reference_dose
+        findings.fire("M-G2-ESCALATE")
+        findings.evidence.append(
+            Evidence(
+                "M-G2-ESCALATE",
+                f"no improvement 24 h after tocilizumab (grade {escalation.grade_at_dose} at the dose)",
+                dose.at,
+                (dose.source,),
+            )
+        )
+    hlh = hlh_criteria(ctx, now)
+    if hlh is not None:  # M-HLH
+        managed = max(managed or 0, 3)
+        ferritin, organs = hlh
+        findings.fire("M-HLH")
+        findings.evidence.append(
+            Evidence(
+                "M-HLH",
+                f"ferritin {ferritin.value:g} ng/mL with severe organ toxicity ({', '.join(o.kind for o in organs)})",
+                ferritin.at,
+                (ferritin.source, *(o.source for o in organs)),
+            )
+        )
+    icans = latest_icans(ctx, now)
+    return Situation(ctx, now, current, managed, icans.grade if icans else None, hlh is not None)
+
+
+def _assessment(situation: Situation, findings: Findings, product: str | None) -> Assessment:
+    ctx, current = situation.ctx, situation.current
+    hlh = None
+    if situation.hlh_suspected:
+        first_met = hlh_first_met(ctx, situation.now)
+        hlh = HlhStatus(suspected=True, first_met_at=first_met, consider_hlh2004=findings.consider_hlh2004)
+    level = management.indicator(situation, findings)
+    return Assessment(
+        as_of=situation.now,
+        policy_version=ctx.policy.version,
+        in_scope=True,
+        t0=ctx.t0,
+        car_t_product=product,
+        grade=current.grade,
+        managed_grade=situation.managed,
+        fever=current.fever,
+        hypotension_class=current.hypotension,
+        hypoxia_class=current.hypoxia,
+        unknown_classes=current.unknown,
+        icans_grade=situation.icans_grade,
+        hlh=hlh,
+        rules=tuple(findings.rules),
+        flags=tuple(sorted(findings.flags | ctx.timeline.translation_flags)),
+        evidence=tuple(EvidenceItem(rule=e.rule, text=e.text, at=e.at, sources=e.sources) for e in findings.evidence),
+        recommended=tuple(findings.recommended),
+        withheld=tuple(findings.withheld),
+        next_steps=tuple(findings.next_steps),
+        reminders=tuple(findings.reminders),
+        indicator=level,
+    )

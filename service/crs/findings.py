@@ -1,0 +1,48 @@
+"""The accumulator the rules write into, and the shared facts they read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from service.crs.assessment import Note, RecommendedOrder, WithheldOrder
+from service.crs.evidence import Evidence
+from service.crs.grading import Context, GradeResult
+
+
+@dataclass
+class Findings:
+    """What the rules found, accumulated in rule order."""
+
+    rules: list[str] = field(default_factory=list)
+    flags: set[str] = field(default_factory=set)
+    evidence: list[Evidence] = field(default_factory=list)
+    recommended: list[RecommendedOrder] = field(default_factory=list)
+    withheld: list[WithheldOrder] = field(default_factory=list)
+    next_steps: list[Note] = field(default_factory=list)
+    reminders: list[Note] = field(default_factory=list)
+    consider_hlh2004: bool = False
+
+    def fire(self, rule: str) -> None:
+        if rule not in self.rules:
+            self.rules.append(rule)
+
+    def step(self, rule: str, text: str) -> None:
+        self.fire(rule)
+        self.next_steps.append(Note(rule=rule, text=text))
+
+    def remind(self, rule: str, text: str) -> None:
+        self.fire(rule)
+        self.reminders.append(Note(rule=rule, text=text))
+
+
+@dataclass(frozen=True)
+class Situation:
+    """The facts the management rules share."""
+
+    ctx: Context
+    now: datetime
+    current: GradeResult
+    managed: int | None
+    icans_grade: int | None
+    hlh_suspected: bool

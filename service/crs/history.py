@@ -1,0 +1,173 @@
+"""Rules that look back over time: scope (C0), febrile runs, escalation, HLH, ICANS, monitoring (C4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from service.crs.grading import Context, GradeResult, grade_at
+from service.crs.timeline import Administration, IcansAssessment, LabResult, Temperature
+
+
+def car_t_infusions(ctx: Context, now: datetime) -> tuple[Administration, ...]:
+    return ctx.timeline.given(ctx.policy.drugs_with_role("car-t"), now)
+
+
+def in_scope(ctx: Context, grade: int | None, now: datetime) -> bool:
+    """C0: from t0 to 30 days after the last infusion, and beyond while grade >= 1 or treated in 72 h."""
+    infusions = car_t_infusions(ctx, now)
+    if not infusions:
+        return False
+    management = ctx.policy.management
+    if now - infusions[-1].at <= timedelta(days=management.scope_days_after_last_infusion):
+        return True
+    treatments = ctx.policy.drugs_with_role("corticosteroid") | ctx.policy.drugs_with_role("tocilizumab")
+    recent = ctx.hours(management.scope_recent_treatment_hours)
+    treated = any(now - dose.at <= recent for dose in ctx.timeline.given(treatments, now))
+    return (grade is not None and grade >= 1) or treated
+
+
+def current_febrile_run(ctx: Context, now: datetime) -> tuple[Temperature, Temperature] | None:
+    """(first, last) fever of the run containing the latest fever since t0; gaps < 24 h keep a run going."""
+    start = ctx.start
+    threshold = ctx.policy.fever.threshold_c
+    fevers = [t for t in ctx.timeline.temperatures.between(start, now) if t.temp_c >= threshold]
+    if not fevers:
+        return None
+    gap = ctx.hours(ctx.policy.management.febrile_run_gap_hours)
+    first = fevers[-1]
+    for earlier in reversed(fevers[:-1]):
+        if first.at - earlier.at >= gap:
+            break
+        first = earlier
+    return first, fevers[-1]
+
+
+def persistent_fever(ctx: Context, now: datetime) -> tuple[Temperature, Temperature] | None:
+    """M-G1-PERSISTENT: the run's last fever within 24 h and more than 72 h after its first (72 h exactly: no)."""
+    run = current_febrile_run(ctx, now)
+    if run is None:
+        return None
+    first, last = run
+    management = ctx.policy.management
+    recent = now - last.at <= ctx.hours(ctx.policy.fever.window_hours)
+    long_enough = last.at - first.at > ctx.hours(management.persistent_fever_hours)
+    return run if recent and long_enough else None
+
+
+def event_times(ctx: Context, now: datetime) -> list[datetime]:
+    """Times at which data changed since t0: the points where the grade history is re-run."""
+    start = ctx.start
+    timeline = ctx.timeline
+    times = {r.at for r in timeline.temperatures.between(start, now)}
+    times |= {r.at for r in timeline.blood_pressures.between(start, now)}
+    times |= {r.at for r in timeline.oxygen.between(start, now)}
+    for dose in timeline.administrations.between(start, now):
+        times.add(dose.at)
+        if dose.end is not None and dose.end <= now:
+            times.add(dose.end)
+    return sorted(times)
+
+
+def last_rise_to_grade_2(ctx: Context, now: datetime) -> datetime | None:
+    """M-G2-ESCALATE: when the grade last rose to >= 2; null grades neither break nor start a rise."""
+    rise: datetime | None = None
+    for moment in reversed(event_times(ctx, now)):
+        grade = grade_at(ctx, moment).grade
+        if grade is None:
+            continue
+        if grade >= 2:
+            rise = moment
+        elif rise is not None:
+            return rise
+    return rise
+
+
+@dataclass(frozen=True)
+class Escalation:
+    reference_dose: Administration
+    grade_at_dose: int
+
+
+def no_improvement_after_tocilizumab(ctx: Context, current: GradeResult, now: datetime) -> Escalation | None:
+    """M-G2-ESCALATE: first tocilizumab dose after the last rise to >= 2, given >= 24 h ago, grade not lower."""
+    if current.grade is None:
+        return None
+    tocilizumab = ctx.policy.drugs_with_role("tocilizumab")
+    doses = ctx.timeline.given(tocilizumab, now)
+    if not doses or now - doses[0].at < ctx.hours(ctx.policy.management.no_improvement_hours):
+        return None
+    rise = last_rise_to_grade_2(ctx, now)
+    reference = next((dose for dose in doses if rise is not None and dose.at >= rise), None)
+    if reference is None or now - reference.at < ctx.hours(ctx.policy.management.no_improvement_hours):
+        return None
+    grade_then = grade_at(ctx, reference.at).grade
+    if grade_then is None or current.grade < grade_then:
+        return None  # improvement compares ASTCT grades; unknown grade at the dose: no escalation
+    return Escalation(reference, grade_then)
+
+
+def latest_lab(ctx: Context, kind: str, moment: datetime) -> LabResult | None:
+    window = ctx.hours(ctx.policy.freshness.labs_hours)
+    return ctx.timeline.labs.latest(moment, window, where=lambda lab: lab.kind == kind)
+
+
+def severe_organ_toxicity(ctx: Context, moment: datetime) -> list[LabResult]:
+    """M-HLH: CTCAE grade >= 3 from labs: ALT or AST > 5 x ULN, bilirubin or creatinine > 3 x ULN."""
+    hlh = ctx.policy.hlh
+    multiples = {
+        "alt": hlh.transaminase_uln_multiple,
+        "ast": hlh.transaminase_uln_multiple,
+        "bilirubin": hlh.bilirubin_uln_multiple,
+        "creatinine": hlh.creatinine_uln_multiple,
+    }
+    severe = []
+    for kind, multiple in multiples.items():
+        lab = latest_lab(ctx, kind, moment)
+        if lab is not None and lab.value > multiple * (lab.upper_limit or hlh.default_uln[kind]):  # type: ignore[index]
+            severe.append(lab)
+    return severe
+
+
+def hlh_criteria(ctx: Context, moment: datetime) -> tuple[LabResult, list[LabResult]] | None:
+    """M-HLH: ferritin > 10,000 ng/mL (10,000 itself does not qualify) and a severe organ toxicity."""
+    ferritin = latest_lab(ctx, "ferritin", moment)
+    if ferritin is None or ferritin.value <= ctx.policy.hlh.ferritin_above_ng_ml:
+        return None
+    organs = severe_organ_toxicity(ctx, moment)
+    return (ferritin, organs) if organs else None
+
+
+def hlh_first_met(ctx: Context, now: datetime) -> datetime | None:
+    """Start of the current stretch in which the HLH criteria hold, checked at each lab time."""
+    first: datetime | None = None
+    for lab in reversed(ctx.timeline.labs.up_to(now)):
+        if hlh_criteria(ctx, lab.at) is None:
+            break
+        first = lab.at
+    return first
+
+
+def latest_icans(ctx: Context, now: datetime) -> IcansAssessment | None:
+    """C3: latest ICANS in 24 h; a grade beats an ICE score documented at the same time."""
+    latest = ctx.timeline.icans.latest(now, ctx.hours(ctx.policy.freshness.vitals_hours))
+    if latest is None:
+        return None
+    same_time = ctx.timeline.icans.between(latest.at, latest.at)
+    return min(same_time, key=lambda record: record.from_ice_score)
+
+
+def overdue_vitals(ctx: Context, now: datetime) -> list[str]:
+    """C4: each of temperature, blood pressure and SpO2 older than 4 h, or never measured since t0."""
+    interval = ctx.hours(ctx.policy.freshness.vitals_interval_hours)
+    start = ctx.start
+    overdue = []
+    times: dict[str, tuple[datetime, ...]] = {
+        "temperature": tuple(r.at for r in ctx.timeline.temperatures.between(start, now)),
+        "blood pressure": tuple(r.at for r in ctx.timeline.blood_pressures.between(start, now)),
+        "SpO2": tuple(r.at for r in ctx.timeline.spo2.between(start, now)),
+    }
+    for name, measured in times.items():
+        if not measured or now - measured[-1] > interval:
+            overdue.append(name)
+    return overdue

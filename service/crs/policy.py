@@ -1,0 +1,212 @@
+"""The clinical policy: every threshold, dose, window and code list of clinical-rules.md.
+
+A frozen pydantic model that forbids unknown keys and impossible values, so that a typo in a site's
+policy file fails at start-up with the key's name instead of silently changing a dose. Loaded from
+TOML by ``service.policy_file``; the engine only ever sees this model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+Hours = Annotated[float, Field(gt=0, le=24 * 60)]
+Coding = Annotated[str, Field(pattern=r"^\S+\|\S+$")]  # "system|code"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeverPolicy(Strict):
+    threshold_c: float = Field(ge=37.0, le=40.0)
+    window_hours: Hours
+
+
+class WaiverPolicy(Strict):
+    """C2: how long after a dose fever is not required."""
+
+    antipyretic_hours: Hours
+    corticosteroid_hours: Hours
+    il6_blocker_hours: Hours
+    anakinra_hours: Hours
+
+
+class FreshnessPolicy(Strict):
+    """C3 and C4."""
+
+    vitals_hours: Hours
+    weight_days: PositiveFloat
+    labs_hours: Hours
+    vitals_interval_hours: Hours
+    crp_ferritin_interval_hours: Hours
+    baseline_window_days: PositiveFloat
+
+
+class HypotensionPolicy(Strict):
+    adult_age_years: PositiveInt
+    adult_sbp_below: PositiveFloat
+    adult_map_below: PositiveFloat
+    infant_sbp_below: PositiveFloat
+    child_sbp_base: PositiveFloat
+    child_sbp_per_year: float = Field(ge=0, le=10)
+    child_max_age_years: PositiveInt
+    adolescent_sbp_below: PositiveFloat
+
+
+class SupportPolicy(Strict):
+    vasopressor_recent_end_hours: float = Field(ge=0, le=24)
+    low_flow_max_l_min: PositiveFloat
+    room_air_fio2_max_pct: float = Field(ge=21, le=30)
+
+
+class ManagementPolicy(Strict):
+    febrile_run_gap_hours: Hours
+    persistent_fever_hours: Hours
+    no_improvement_hours: Hours
+    scope_days_after_last_infusion: PositiveFloat
+    scope_recent_treatment_hours: Hours
+    premedication_hours_after_infusion: Hours
+    active_order_grace_hours: float = Field(ge=0, le=24)
+    antifungal_steroid_lookback_days: PositiveFloat
+    antifungal_lookback_hours: Hours
+    neutropenia_anc_below: PositiveFloat = Field(description="10^9/L")
+
+
+class BolusPolicy(Strict):
+    min_volume_ml: PositiveFloat
+    child_min_ml_per_kg: PositiveFloat
+    max_duration_minutes: PositiveFloat
+
+
+class HlhPolicy(Strict):
+    ferritin_above_ng_ml: PositiveFloat
+    transaminase_uln_multiple: PositiveFloat
+    bilirubin_uln_multiple: PositiveFloat
+    creatinine_uln_multiple: PositiveFloat
+    hlh2004_after_hours: Hours
+    default_uln: dict[Literal["alt", "ast", "bilirubin", "creatinine"], PositiveFloat]
+
+
+class TocilizumabPolicy(Strict):
+    mg_per_kg: PositiveFloat
+    max_mg: PositiveFloat
+    label_mg_per_kg_under_threshold: PositiveFloat
+    label_weight_threshold_kg: PositiveFloat
+    use_label_dose_under_threshold: bool
+    max_total_doses: PositiveInt
+    max_doses_per_24h: PositiveInt
+    min_interval_hours: Hours
+    infusion_minutes: PositiveInt
+    vial_rounding: bool
+    vial_sizes_mg: tuple[PositiveInt, ...]
+    order_check_tolerance_pct: float = Field(ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _limits_consistent(self) -> TocilizumabPolicy:
+        if self.max_doses_per_24h > self.max_total_doses:
+            raise ValueError("max_doses_per_24h cannot exceed max_total_doses")
+        if self.mg_per_kg > 12:
+            raise ValueError("mg_per_kg above 12 is outside any tocilizumab label")
+        return self
+
+
+class TaperStep(Strict):
+    dose_mg: PositiveFloat
+    interval_hours: Hours
+    days: PositiveFloat | None = Field(default=None, description="unset: until grade <= 1")
+
+
+class SteroidPolicy(Strict):
+    dexamethasone_mg: PositiveFloat
+    dexamethasone_grade2_interval_hours: Hours
+    dexamethasone_grade2_max_doses: PositiveInt
+    dexamethasone_grade3_interval_hours: Hours
+    dexamethasone_icans_interval_hours: Hours
+    dexamethasone_icans_interval_max_hours: Hours
+    methylprednisolone_taper: tuple[TaperStep, ...] = Field(min_length=1)
+    methylprednisolone_escalation_mg: PositiveFloat
+    methylprednisolone_escalation_after_hours: Hours
+    methylprednisolone_mg_per_dexamethasone_mg: PositiveFloat
+
+    @model_validator(mode="after")
+    def _taper_ends_open(self) -> SteroidPolicy:
+        *fixed, last = self.methylprednisolone_taper
+        if last.days is not None or any(step.days is None for step in fixed):
+            raise ValueError("methylprednisolone_taper: only the last step runs until grade <= 1 (days unset)")
+        return self
+
+
+DrugRole = Literal[
+    "car-t",
+    "tocilizumab",
+    "siltuximab",
+    "anakinra",
+    "corticosteroid",
+    "antipyretic",
+    "vasopressor",
+    "vasopressin",
+    "inotrope",
+    "g-csf",
+    "gm-csf",
+    "antifungal",
+    "crystalloid",
+]
+
+
+class DrugDefinition(Strict):
+    """One drug (or CAR T product) and how to recognise it in MedicationAdministration/Request."""
+
+    display: str = Field(min_length=1)
+    roles: tuple[DrugRole, ...] = Field(min_length=1)
+    rxnorm: tuple[str, ...] = ()
+    rxnorm_unverified: tuple[str, ...] = Field(default=(), description="matched by name only until verified")
+    names: tuple[str, ...] = Field(min_length=1)
+    early_steroid: bool = Field(default=False, description="M-EARLY-STEROID product")
+
+
+LabKind = Literal["ferritin", "crp", "anc", "alt", "ast", "bilirubin", "creatinine"]
+OxygenDeviceClass = Literal["room-air", "blow-by", "nasal-cannula", "high-flow", "positive-pressure"]
+
+
+class CodePolicy(Strict):
+    temperature: tuple[Coding, ...] = Field(min_length=1)
+    bp_panel: tuple[Coding, ...]
+    systolic: tuple[Coding, ...] = Field(min_length=1)
+    diastolic: tuple[Coding, ...]
+    mean_arterial: tuple[Coding, ...]
+    spo2: tuple[Coding, ...]
+    oxygen_flow: tuple[Coding, ...]
+    fio2: tuple[Coding, ...]
+    oxygen_device_observation: tuple[Coding, ...]
+    weight: tuple[Coding, ...] = Field(min_length=1)
+    icans_grade: tuple[Coding, ...]
+    ice_score: tuple[Coding, ...]
+    icans_icd10: dict[str, Annotated[int, Field(ge=1, le=4)]] = Field(description="ICD-10-CM code -> ICANS grade")
+    labs: dict[LabKind, tuple[Coding, ...]]
+    baseline_panel: dict[str, tuple[Coding, ...]]
+    oxygen_devices: dict[Coding, OxygenDeviceClass]
+
+
+class Policy(Strict):
+    version: str = Field(min_length=1, max_length=40)
+    fever: FeverPolicy
+    waiver: WaiverPolicy
+    freshness: FreshnessPolicy
+    hypotension: HypotensionPolicy
+    support: SupportPolicy
+    management: ManagementPolicy
+    bolus: BolusPolicy
+    hlh: HlhPolicy
+    tocilizumab: TocilizumabPolicy
+    steroids: SteroidPolicy
+    codes: CodePolicy
+    drugs: dict[str, DrugDefinition] = Field(min_length=1)
+
+    def drugs_with_role(self, role: DrugRole) -> frozenset[str]:
+        return frozenset(key for key, drug in self.drugs.items() if role in drug.roles)
+
+    def has_role(self, drug_key: str, role: DrugRole) -> bool:
+        drug = self.drugs.get(drug_key)
+        return drug is not None and role in drug.roles

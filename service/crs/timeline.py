@@ -1,0 +1,176 @@
+"""The patient timeline the engine reads: small frozen records, units in the field names.
+
+Built from FHIR by ``service.fhir.translate``; the engine never sees FHIR JSON. Every record keeps
+``source`` (the FHIR reference it came from) so an assessment can show its evidence.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Generic, Literal, Protocol, TypeVar
+
+OxygenDeviceClass = Literal["room-air", "blow-by", "nasal-cannula", "high-flow", "positive-pressure"]
+AdministrationStatus = Literal["completed", "in-progress", "on-hold", "stopped"]
+
+
+class Timed(Protocol):
+    @property
+    def at(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Temperature:
+    at: datetime
+    temp_c: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class BloodPressure:
+    at: datetime
+    systolic_mmhg: float | None
+    mean_mmhg: float | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class OxygenSupport:
+    """What documents oxygen support at one time: a device (or room air), a flow, an FiO2."""
+
+    at: datetime
+    device: OxygenDeviceClass | None
+    device_name: str | None
+    flow_l_min: float | None
+    fio2_pct: float | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Spo2:
+    at: datetime
+    percent: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Weight:
+    at: datetime
+    weight_kg: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabResult:
+    """A lab in its canonical unit (ferritin ng/mL, CRP mg/L, ANC 10^9/L, ALT/AST U/L, mg/dL)."""
+
+    at: datetime
+    kind: str
+    value: float
+    upper_limit: float | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineLab:
+    at: datetime
+    panel_item: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class IcansAssessment:
+    """ICANS grade, given directly or derived from an ICE score (``from_ice_score``)."""
+
+    at: datetime
+    grade: int
+    from_ice_score: bool
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Administration:
+    """A MedicationAdministration that counts as given (entered-in-error and not-done never get here)."""
+
+    drug: str
+    at: datetime
+    end: datetime | None
+    status: AdministrationStatus
+    dose_mg: float | None
+    volume_ml: float | None
+    is_infusion: bool
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A MedicationRequest: active or on-hold from the chart, or a draft of the hook call."""
+
+    drug: str
+    status: str
+    authored_at: datetime | None
+    dose_mg: float | None
+    dose_mg_per_kg: float | None
+    interval_hours: float | None
+    source: str
+    resource_id: str | None = None
+
+
+T = TypeVar("T", bound=Timed)
+
+
+@dataclass(frozen=True)
+class Series(Generic[T]):
+    """Records sorted by time, with the look-ups the rules need (binary search, no scans of all)."""
+
+    items: tuple[T, ...] = ()
+    _times: tuple[datetime, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def of(cls, records: Sequence[T]) -> Series[T]:
+        ordered = tuple(sorted(records, key=lambda record: record.at))
+        return cls(ordered, tuple(record.at for record in ordered))
+
+    def up_to(self, moment: datetime) -> tuple[T, ...]:
+        return self.items[: bisect_right(self._times, moment)]
+
+    def between(self, start: datetime, end: datetime) -> tuple[T, ...]:
+        """Records with start <= at <= end."""
+        lower = bisect_right(self._times, start - timedelta(microseconds=1))
+        return self.items[lower : bisect_right(self._times, end)]
+
+    def latest(
+        self, moment: datetime, within: timedelta | None = None, where: Callable[[T], bool] | None = None
+    ) -> T | None:
+        """The newest record at or before ``moment`` (and not older than ``within``) that passes ``where``."""
+        for record in reversed(self.up_to(moment)):
+            if within is not None and moment - record.at > within:
+                return None
+            if where is None or where(record):
+                return record
+        return None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Everything the engine knows about one patient, from FHIR, in canonical units."""
+
+    patient_id: str | None = None
+    birth_date: date | None = None
+    temperatures: Series[Temperature] = field(default_factory=Series)
+    blood_pressures: Series[BloodPressure] = field(default_factory=Series)
+    oxygen: Series[OxygenSupport] = field(default_factory=Series)
+    spo2: Series[Spo2] = field(default_factory=Series)
+    weights: Series[Weight] = field(default_factory=Series)
+    labs: Series[LabResult] = field(default_factory=Series)
+    baseline_labs: Series[BaselineLab] = field(default_factory=Series)
+    icans: Series[IcansAssessment] = field(default_factory=Series)
+    administrations: Series[Administration] = field(default_factory=Series)
+    orders: tuple[Order, ...] = ()
+    draft_orders: tuple[Order, ...] = ()
+    translation_flags: frozenset[str] = frozenset()
+
+    def given(self, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
+        return tuple(dose for dose in self.administrations.up_to(up_to) if dose.drug in drugs)

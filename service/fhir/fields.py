@@ -1,0 +1,99 @@
+"""Typed readers for FHIR R4 fields kept as plain dicts, each naming the quirk it handles."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+FhirDict = dict[str, Any]
+FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_instant(value: object) -> datetime | None:
+    """An aware UTC datetime from a FHIR dateTime/instant, or None.
+
+    Partial dates (``2026``, ``2026-11``, ``2026-11-20``) have no time of day and cannot be placed in
+    hour windows, so they give None. A time without an offset is invalid FHIR but sent by some
+    systems; it is read as UTC.
+    """
+    if not isinstance(value, str) or "T" not in value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_date(value: object) -> date | None:
+    """A full FHIR date (``YYYY-MM-DD``); a partial date (year or year-month) gives None."""
+    if not isinstance(value, str) or not FULL_DATE.match(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def effective_start(resource: FhirDict) -> datetime | None:
+    """``effective[x]`` start: effectiveDateTime, effectiveInstant or effectivePeriod.start."""
+    for key in ("effectiveDateTime", "effectiveInstant"):
+        if key in resource:
+            return parse_instant(resource[key])
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict):
+        return parse_instant(period.get("start")) or parse_instant(period.get("end"))
+    return None
+
+
+def effective_end(resource: FhirDict) -> datetime | None:
+    period = resource.get("effectivePeriod")
+    return parse_instant(period.get("end")) if isinstance(period, dict) else None
+
+
+def codings(concept: object) -> list[FhirDict]:
+    """The codings of a CodeableConcept, skipping anything that is not a dict."""
+    if not isinstance(concept, dict) or not isinstance(concept.get("coding"), list):
+        return []
+    return [coding for coding in concept["coding"] if isinstance(coding, dict)]
+
+
+def coding_keys(concept: object) -> set[str]:
+    """``system|code`` for each coding; system and code are trimmed (some exports pad them)."""
+    keys = set()
+    for coding in codings(concept):
+        system, code = coding.get("system"), coding.get("code")
+        if isinstance(system, str) and isinstance(code, str):
+            keys.add(f"{system.strip()}|{code.strip()}")
+    return keys
+
+
+def concept_texts(concept: object) -> list[str]:
+    """The text and every coding display of a CodeableConcept, for name matching."""
+    if not isinstance(concept, dict):
+        return []
+    texts = [concept["text"]] if isinstance(concept.get("text"), str) else []
+    texts += [c["display"] for c in codings(concept) if isinstance(c.get("display"), str)]
+    return texts
+
+
+def quantity(value: object) -> tuple[float, str] | None:
+    """(value, unit) of a Quantity; the UCUM ``code`` wins over the display ``unit``.
+
+    Quantities with a comparator (``<5``) are not exact values and give None.
+    """
+    if not isinstance(value, dict) or value.get("comparator"):
+        return None
+    number = value.get("value")
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        return None
+    unit = value.get("code") if isinstance(value.get("code"), str) else value.get("unit")
+    return float(number), unit.strip() if isinstance(unit, str) else ""
+
+
+def reference_of(resource: FhirDict) -> str:
+    """``Type/id`` of a resource, or ``Type/(no id)`` for resources without an id."""
+    return f"{resource.get('resourceType', 'Resource')}/{resource.get('id', '(no id)')}"

@@ -1,0 +1,262 @@
+"""Observation -> timeline records: temperature, blood pressure, oxygen, SpO2, weight, labs, ICANS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from service.crs.policy import Policy
+from service.crs.timeline import (
+    BaselineLab,
+    BloodPressure,
+    IcansAssessment,
+    LabResult,
+    OxygenDeviceClass,
+    OxygenSupport,
+    Spo2,
+    Temperature,
+    Weight,
+)
+from service.fhir import units
+from service.fhir.fields import FhirDict, coding_keys, codings, effective_start, quantity, reference_of
+
+USABLE_STATUSES = frozenset({"final", "amended", "corrected", "preliminary"})
+ICD10_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10"})
+
+
+@dataclass(frozen=True)
+class ObservationCodes:
+    """The policy's code lists as sets, built once."""
+
+    temperature: frozenset[str]
+    bp_panel: frozenset[str]
+    systolic: frozenset[str]
+    mean_arterial: frozenset[str]
+    spo2: frozenset[str]
+    flow: frozenset[str]
+    fio2: frozenset[str]
+    weight: frozenset[str]
+    icans_grade: frozenset[str]
+    ice_score: frozenset[str]
+    icans_icd10: dict[str, int]
+    lab_kind: dict[str, str]
+    baseline_items: dict[str, tuple[str, ...]]
+    devices: dict[str, OxygenDeviceClass]
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> ObservationCodes:
+        codes = policy.codes
+        baseline: dict[str, list[str]] = {}
+        for item, item_codes in codes.baseline_panel.items():
+            for code in item_codes:
+                baseline.setdefault(code, []).append(item)
+        return cls(
+            temperature=frozenset(codes.temperature),
+            bp_panel=frozenset(codes.bp_panel),
+            systolic=frozenset(codes.systolic),
+            mean_arterial=frozenset(codes.mean_arterial),
+            spo2=frozenset(codes.spo2),
+            flow=frozenset(codes.oxygen_flow),
+            fio2=frozenset(codes.fio2),
+            weight=frozenset(codes.weight),
+            icans_grade=frozenset(codes.icans_grade),
+            ice_score=frozenset(codes.ice_score),
+            icans_icd10=dict(codes.icans_icd10),
+            lab_kind={code: kind for kind, kind_codes in codes.labs.items() for code in kind_codes},
+            baseline_items={code: tuple(items) for code, items in baseline.items()},
+            devices=dict(codes.oxygen_devices),
+        )
+
+
+@dataclass
+class ObservationRecords:
+    temperatures: list[Temperature] = field(default_factory=list)
+    blood_pressures: list[BloodPressure] = field(default_factory=list)
+    oxygen: list[OxygenSupport] = field(default_factory=list)
+    spo2: list[Spo2] = field(default_factory=list)
+    weights: list[Weight] = field(default_factory=list)
+    labs: list[LabResult] = field(default_factory=list)
+    baseline_labs: list[BaselineLab] = field(default_factory=list)
+    icans: list[IcansAssessment] = field(default_factory=list)
+    flags: set[str] = field(default_factory=set)
+
+
+def read_observation(observation: FhirDict, codes: ObservationCodes, out: ObservationRecords) -> None:
+    """Add what one Observation says to ``out``; anything not understood is skipped, never fatal."""
+    if observation.get("status") not in USABLE_STATUSES:
+        return  # entered-in-error, cancelled, registered: not a result
+    at = effective_start(observation)
+    if at is None:
+        return
+    keys = coding_keys(observation.get("code"))
+    source = reference_of(observation)
+    _read_device(observation, at, source, codes, out)
+    for code in keys & codes.baseline_items.keys():
+        out.baseline_labs.extend(BaselineLab(at, item, source) for item in codes.baseline_items[code])
+    reader = _reader_for(keys, codes)
+    if reader is not None:
+        reader(observation, at, source, keys, codes, out)
+
+
+def _reader_for(keys: set[str], codes: ObservationCodes) -> Any:
+    table = (
+        (codes.temperature, _read_temperature),
+        (codes.bp_panel | codes.systolic | codes.mean_arterial, _read_blood_pressure),
+        (codes.spo2, _read_spo2),
+        (codes.flow | codes.fio2, _read_oxygen_numbers),
+        (codes.weight, _read_weight),
+        (codes.icans_grade | codes.ice_score, _read_icans),
+        (frozenset(codes.lab_kind), _read_lab),
+    )
+    return next((reader for code_set, reader in table if keys & code_set), None)
+
+
+def _value(observation: FhirDict, table: dict[str, units.Converter], out: ObservationRecords) -> float | None:
+    measured = quantity(observation.get("valueQuantity"))
+    if measured is None:
+        return None
+    converted = units.convert(*measured, table)
+    if converted is None:
+        out.flags.add("unknown-unit")
+    return converted
+
+
+def _read_temperature(
+    obs: FhirDict, at: datetime, source: str, _k: set[str], _c: ObservationCodes, out: ObservationRecords
+) -> None:
+    temp_c = _value(obs, units.TEMPERATURE, out)
+    if temp_c is not None and 25 <= temp_c <= 46:  # outside: a unit or entry error, not a body temperature
+        out.temperatures.append(Temperature(at, temp_c, source))
+
+
+def _component_values(obs: FhirDict, wanted: frozenset[str], table: dict[str, units.Converter]) -> float | None:
+    for component in obs.get("component") or []:
+        if isinstance(component, dict) and coding_keys(component.get("code")) & wanted:
+            measured = quantity(component.get("valueQuantity"))
+            if measured is not None:
+                return units.convert(*measured, table)
+    return None
+
+
+def _read_blood_pressure(
+    obs: FhirDict, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
+) -> None:
+    if keys & codes.bp_panel:
+        systolic = _component_values(obs, codes.systolic, units.PRESSURE)
+        mean = _component_values(obs, codes.mean_arterial, units.PRESSURE)
+    else:
+        value = _value(obs, units.PRESSURE, out)
+        systolic = value if keys & codes.systolic else None
+        mean = value if keys & codes.mean_arterial else None
+    if systolic is not None or mean is not None:
+        out.blood_pressures.append(BloodPressure(at, systolic, mean, source))
+
+
+def _read_spo2(
+    obs: FhirDict, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
+) -> None:
+    percent = _value(obs, units.PERCENT, out)
+    if percent is not None:
+        out.spo2.append(Spo2(at, percent, source))
+    flow = _component_values(obs, codes.flow, units.FLOW)
+    fio2 = _component_fio2(obs, codes.fio2)
+    if flow is not None or fio2 is not None:
+        out.oxygen.append(OxygenSupport(at, None, None, flow, fio2, source))
+
+
+def _component_fio2(obs: FhirDict, wanted: frozenset[str]) -> float | None:
+    for component in obs.get("component") or []:
+        if isinstance(component, dict) and coding_keys(component.get("code")) & wanted:
+            measured = quantity(component.get("valueQuantity"))
+            if measured is not None:
+                return units.fio2_percent(*measured)
+    return None
+
+
+def _read_oxygen_numbers(
+    obs: FhirDict, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
+) -> None:
+    measured = quantity(obs.get("valueQuantity"))
+    if measured is None:
+        return
+    if keys & codes.flow:
+        flow = units.convert(*measured, units.FLOW)
+        fio2 = None
+    else:
+        flow, fio2 = None, units.fio2_percent(*measured)
+    if flow is None and fio2 is None:
+        out.flags.add("unknown-unit")
+        return
+    out.oxygen.append(OxygenSupport(at, None, None, flow, fio2, source))
+
+
+def _read_device(obs: FhirDict, at: datetime, source: str, codes: ObservationCodes, out: ObservationRecords) -> None:
+    """G-HYPOXIA: a value that is a known device or room-air code counts, whatever the Observation's code."""
+    concepts = [obs.get("valueCodeableConcept")]
+    concepts += [c.get("valueCodeableConcept") for c in obs.get("component") or [] if isinstance(c, dict)]
+    for concept in concepts:
+        for coding in codings(concept):
+            device = codes.devices.get(f"{coding.get('system')}|{coding.get('code')}")
+            if device is not None:
+                name = coding.get("display") if isinstance(coding.get("display"), str) else device
+                out.oxygen.append(OxygenSupport(at, device, str(name), None, None, source))
+                return
+
+
+def _read_weight(
+    obs: FhirDict, at: datetime, source: str, _k: set[str], _c: ObservationCodes, out: ObservationRecords
+) -> None:
+    weight_kg = _value(obs, units.WEIGHT, out)
+    if weight_kg is not None and 0.3 <= weight_kg <= 400:
+        out.weights.append(Weight(at, weight_kg, source))
+
+
+def ice_score_to_grade(score: int) -> int:
+    """ICE 10: no ICANS; 7-9: grade 1; 3-6: grade 2; 0-2: grade 3 (0 is a lower bound)."""
+    if score >= 10:
+        return 0
+    if score >= 7:
+        return 1
+    return 2 if score >= 3 else 3
+
+
+def _read_icans(
+    obs: FhirDict, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
+) -> None:
+    value = obs.get("valueInteger")
+    if keys & codes.icans_grade:
+        grade = value if isinstance(value, int) and 0 <= value <= 4 else _icd10_grade(obs, codes)
+        if grade is not None:
+            out.icans.append(IcansAssessment(at, grade, False, source))
+    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10:
+        out.icans.append(IcansAssessment(at, ice_score_to_grade(value), True, source))
+
+
+def _icd10_grade(obs: FhirDict, codes: ObservationCodes) -> int | None:
+    for coding in codings(obs.get("valueCodeableConcept")):
+        if coding.get("system") in ICD10_SYSTEMS and isinstance(coding.get("code"), str):
+            grade = codes.icans_icd10.get(coding["code"])
+            if grade is not None:
+                return grade
+    return None
+
+
+def _read_lab(
+    obs: FhirDict, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
+) -> None:
+    kind = next(codes.lab_kind[code] for code in keys if code in codes.lab_kind)
+    table = units.LABS[kind]
+    value = _value(obs, table, out)
+    if value is not None:
+        out.labs.append(LabResult(at, kind, value, _upper_limit(obs, table), source))
+
+
+def _upper_limit(obs: FhirDict, table: dict[str, units.Converter]) -> float | None:
+    """``referenceRange.high`` in the lab's canonical unit, when the lab sent one."""
+    for reference_range in obs.get("referenceRange") or []:
+        if isinstance(reference_range, dict):
+            high = quantity(reference_range.get("high"))
+            if high is not None:
+                return units.convert(*high, table)
+    return None
