@@ -64,7 +64,15 @@ GRADE_CASES = [
     ),
     (
         "C2 tocilizumab waives fever for 14 days",
-        [patient(), car_t(hours_ago=15 * 24), temp(10 * 24, 39), given("tocilizumab", 9 * 24), temp(1, 37), bp(1, 85), device(1, "room air")],
+        [
+            patient(),
+            car_t(hours_ago=15 * 24),
+            temp(10 * 24, 39),
+            given("tocilizumab", 9 * 24),
+            temp(1, 37),
+            bp(1, 85),
+            device(1, "room air"),
+        ],
         2,
     ),
     (
@@ -91,13 +99,21 @@ GRADE_CASES = [
     ("C3 no temperature, BP or oxygen data in 24 h: grade null, never 0", adult(temp(30, 38.5), bp(30, 80)), None),
     ("C3 SpO2 alone does not document oxygen support: lower bound", febrile(bp(1, 120), spo2(1, 90)), 1),
     ("C3 BP older than 24 h is unknown", febrile(bp(25, 85), device(1, "room air")), 1),
-    ("C3 an active vasopressor sets the class without any BP", febrile(given("norepinephrine", 3, running=True), device(1, "room air")), 3),
+    (
+        "C3 an active vasopressor sets the class without any BP",
+        febrile(given("norepinephrine", 3, running=True), device(1, "room air")),
+        3,
+    ),
     ("C3 unknown fever: the grade is a lower bound", adult(bp(1, 85), device(1, "room air")), 0),
     # G-HYPOTENSION
     ("G-HYPOTENSION adult systolic 89 mmHg", febrile(bp(1, 89), device(1, "room air")), 2),
     ("G-HYPOTENSION adult systolic 90 mmHg is not hypotension", febrile(bp(1, 90), device(1, "room air")), 1),
     ("G-HYPOTENSION adult MAP 64 mmHg", febrile(bp(1, 100), mean_pressure(1, 64), device(1, "room air")), 2),
-    ("G-HYPOTENSION adult MAP 65 mmHg is not hypotension", febrile(bp(1, 100), mean_pressure(1, 65), device(1, "room air")), 1),
+    (
+        "G-HYPOTENSION adult MAP 65 mmHg is not hypotension",
+        febrile(bp(1, 100), mean_pressure(1, 65), device(1, "room air")),
+        1,
+    ),
     ("G-HYPOTENSION latest reading decides", febrile(bp(5, 80), bp(1, 110), device(1, "room air")), 1),
     (
         "G-HYPOTENSION child of 5: systolic below 80 mmHg",
@@ -138,11 +154,21 @@ GRADE_CASES = [
     ),
     (
         "G-VASOPRESSOR two non-vasopressin agents",
-        febrile(given("norepinephrine", 3, running=True), given("phenylephrine", 2, running=True), device(1, "room air")),
+        febrile(
+            given("norepinephrine", 3, running=True), given("phenylephrine", 2, running=True), device(1, "room air")
+        ),
         4,
     ),
-    ("G-VASOPRESSOR dobutamine is an inotrope, not counted", febrile(given("dobutamine", 3, running=True), bp(1, 110), device(1, "room air")), 1),
-    ("G-VASOPRESSOR a push dose is not an infusion", febrile(given("phenylephrine", 1), bp(1, 110), device(1, "room air")), 1),
+    (
+        "G-VASOPRESSOR dobutamine is an inotrope, not counted",
+        febrile(given("dobutamine", 3, running=True), bp(1, 110), device(1, "room air")),
+        1,
+    ),
+    (
+        "G-VASOPRESSOR a push dose is not an infusion",
+        febrile(given("phenylephrine", 1), bp(1, 110), device(1, "room air")),
+        1,
+    ),
     (
         "G-VASOPRESSOR an infusion ended 30 min ago is still active",
         febrile(given("norepinephrine", 10, ended_hours_ago=0.5), bp(1, 110), device(1, "room air")),
@@ -157,24 +183,44 @@ GRADE_CASES = [
     ("G-HYPOXIA room air", febrile(bp(1, 120), device(1, "room air")), 1),
     ("G-HYPOXIA blow-by", febrile(bp(1, 120), device(1, "blow-by")), 2),
     ("G-HYPOXIA nasal cannula 6.0 L/min is low flow", febrile(bp(1, 120), device(2, "nasal cannula"), flow(1, 6.0)), 2),
-    ("G-HYPOXIA nasal cannula 6.1 L/min is high flow", febrile(bp(1, 120), device(2, "nasal cannula"), flow(1, 6.1)), 3),
+    (
+        "G-HYPOXIA nasal cannula 6.1 L/min is high flow",
+        febrile(bp(1, 120), device(2, "nasal cannula"), flow(1, 6.1)),
+        3,
+    ),
     ("G-HYPOXIA nasal cannula without a documented flow", febrile(bp(1, 120), device(1, "nasal cannula")), 2),
     ("G-HYPOXIA flow alone 6 L/min", febrile(bp(1, 120), spo2(1, 94, flow_l_min=6)), 2),
     ("G-HYPOXIA flow alone 6100 mL/min", febrile(bp(1, 120), flow(1, 6100, "mL/min")), 3),
     ("G-HYPOXIA FiO2 21 % alone is room air", febrile(bp(1, 120), fio2(1, 21)), 1),
     ("G-HYPOXIA FiO2 alone above 21 % is at least class 2", febrile(bp(1, 120), fio2(1, 30)), 2),
     ("G-HYPOXIA FiO2 as a fraction 0.40", febrile(bp(1, 120), fio2(1, 0.4, "1")), 2),
-    ("G-HYPOXIA high-flow nasal cannula at any flow", febrile(bp(1, 120), device(1, "high-flow nasal cannula"), flow(1, 2)), 3),
+    (
+        "G-HYPOXIA high-flow nasal cannula at any flow",
+        febrile(bp(1, 120), device(1, "high-flow nasal cannula"), flow(1, 2)),
+        3,
+    ),
     ("G-HYPOXIA simple mask", febrile(bp(1, 120), device(1, "simple mask")), 3),
     ("G-HYPOXIA non-rebreather", febrile(bp(1, 120), device(1, "non-rebreather")), 3),
     ("G-HYPOXIA Venturi mask", febrile(bp(1, 120), device(1, "Venturi mask")), 3),
     ("G-HYPOXIA BiPAP", febrile(bp(1, 120), device(1, "BiPAP mask"), fio2(1, 40)), 4),
     ("G-HYPOXIA mechanical ventilation", febrile(bp(1, 120), device(1, "mechanical ventilator")), 4),
-    ("G-HYPOXIA CPAP at FiO2 21 % is positive pressure without oxygen", febrile(bp(1, 120), device(1, "CPAP unit"), fio2(1, 21)), 1),
-    ("G-HYPOXIA the latest device decides", febrile(bp(1, 120), device(6, "non-rebreather"), device(1, "nasal cannula"), flow(1, 2)), 2),
+    (
+        "G-HYPOXIA CPAP at FiO2 21 % is positive pressure without oxygen",
+        febrile(bp(1, 120), device(1, "CPAP unit"), fio2(1, 21)),
+        1,
+    ),
+    (
+        "G-HYPOXIA the latest device decides",
+        febrile(bp(1, 120), device(6, "non-rebreather"), device(1, "nasal cannula"), flow(1, 2)),
+        2,
+    ),
     ("G-HYPOXIA SpO2 never sets the class", febrile(bp(1, 120), device(1, "room air"), spo2(1, 84)), 1),
     # G-GRADE
-    ("G-GRADE fever with hypotension and high-flow oxygen takes the maximum", febrile(bp(1, 85), device(1, "non-rebreather")), 3),
+    (
+        "G-GRADE fever with hypotension and high-flow oxygen takes the maximum",
+        febrile(bp(1, 85), device(1, "non-rebreather")),
+        3,
+    ),
     ("G-GRADE support without fever is grade 0", adult(temp(1, 37.2), bp(1, 120), device(1, "non-rebreather")), 0),
     # G-ORGAN
     (
@@ -198,13 +244,43 @@ FLAG_CASES = [
     ("C3 insufficient data sets partial-data", adult(temp(30, 38.5)), {"partial-data"}, set()),
     ("C3 all classes known: no partial-data", febrile(bp(1, 120), device(1, "room air")), set(), {"partial-data"}),
     ("C3 SpO2 only: hypoxia unknown sets partial-data", febrile(bp(1, 120), spo2(1, 95)), {"partial-data"}, set()),
-    ("C4 temperature 5 h old is overdue", adult(temp(5, 37), bp(1, 120), spo2(1, 98), device(1, "room air")), {"vitals-overdue"}, set()),
-    ("C4 exactly 4 h is not overdue", adult(temp(4, 37), bp(4, 120), spo2(4, 98), device(4, "room air")), set(), {"vitals-overdue"}),
-    ("C4 SpO2 never measured is overdue", adult(temp(1, 37), bp(1, 120), device(1, "room air")), {"vitals-overdue"}, set()),
+    (
+        "C4 temperature 5 h old is overdue",
+        adult(temp(5, 37), bp(1, 120), spo2(1, 98), device(1, "room air")),
+        {"vitals-overdue"},
+        set(),
+    ),
+    (
+        "C4 exactly 4 h is not overdue",
+        adult(temp(4, 37), bp(4, 120), spo2(4, 98), device(4, "room air")),
+        set(),
+        {"vitals-overdue"},
+    ),
+    (
+        "C4 SpO2 never measured is overdue",
+        adult(temp(1, 37), bp(1, 120), device(1, "room air")),
+        {"vitals-overdue"},
+        set(),
+    ),
     ("G-HYPOTENSION age unknown is flagged", adult(temp(1, 38.6), bp(1, 120), birth_date=None), {"age-unknown"}, set()),
-    ("G-HYPOXIA CPAP at FiO2 21 % is flagged", febrile(bp(1, 120), device(1, "CPAP unit"), fio2(1, 21)), {"positive-pressure-without-oxygen"}, set()),
-    ("G-GRADE oxygen without fever: evaluate other causes", adult(temp(1, 37), bp(1, 120), device(1, "non-rebreather")), {"support-without-fever"}, set()),
-    ("G-GRADE normal vitals without fever: no support flag", adult(temp(1, 37), *normal_vitals()), set(), {"support-without-fever"}),
+    (
+        "G-HYPOXIA CPAP at FiO2 21 % is flagged",
+        febrile(bp(1, 120), device(1, "CPAP unit"), fio2(1, 21)),
+        {"positive-pressure-without-oxygen"},
+        set(),
+    ),
+    (
+        "G-GRADE oxygen without fever: evaluate other causes",
+        adult(temp(1, 37), bp(1, 120), device(1, "non-rebreather")),
+        {"support-without-fever"},
+        set(),
+    ),
+    (
+        "G-GRADE normal vitals without fever: no support flag",
+        adult(temp(1, 37), *normal_vitals()),
+        set(),
+        {"support-without-fever"},
+    ),
 ]
 
 

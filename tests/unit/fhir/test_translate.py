@@ -16,8 +16,8 @@ from tests.fhir_builders import (
     fio2,
     flow,
     given,
-    ice_score,
     icans,
+    ice_score,
     lab,
     mean_pressure,
     order,
@@ -111,7 +111,11 @@ def test_spo2_alone_documents_no_support() -> None:
 
 
 def test_device_code_counts_whatever_the_observation_code() -> None:
-    site_row = _obs(("http://hospital.example.org/flowsheet", "O2-DELIVERY"), 1, valueCodeableConcept={"coding": [{"system": "http://loinc.org", "code": "LA11849-9", "display": "Room air"}]})
+    site_row = _obs(
+        ("http://hospital.example.org/flowsheet", "O2-DELIVERY"),
+        1,
+        valueCodeableConcept={"coding": [{"system": "http://loinc.org", "code": "LA11849-9", "display": "Room air"}]},
+    )
 
     assert [r.device for r in translate(site_row).oxygen.items] == ["room-air"]
 
@@ -145,7 +149,11 @@ def test_lab_upper_limit_comes_from_reference_range() -> None:
 
 
 def test_icans_grade_ice_score_and_icd10() -> None:
-    coded = _obs(("urn:crs-cds:codes", "icans-grade"), 1, valueCodeableConcept={"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G92.03"}]})
+    coded = _obs(
+        ("urn:crs-cds:codes", "icans-grade"),
+        1,
+        valueCodeableConcept={"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G92.03"}]},
+    )
     timeline = translate(icans(3, 2), ice_score(2, 5), ice_score(2.5, 10), ice_score(2.6, 0), coded)
 
     grades = [(r.grade, r.from_ice_score) for r in timeline.icans.items]
@@ -157,7 +165,18 @@ def test_icans_grade_ice_score_and_icd10() -> None:
     [
         ({"coding": [{"system": RXNORM, "code": "612865"}]}, "tocilizumab"),
         ({"text": "Actemra 400 mg in 100 mL NS"}, "tocilizumab"),
-        ({"coding": [{"system": RXNORM, "code": "999999", "display": "Dexamethasone sodium phosphate 4 MG/ML Injectable Solution"}]}, "dexamethasone"),
+        (
+            {
+                "coding": [
+                    {
+                        "system": RXNORM,
+                        "code": "999999",
+                        "display": "Dexamethasone sodium phosphate 4 MG/ML Injectable Solution",
+                    }
+                ]
+            },
+            "dexamethasone",
+        ),
         ({"text": "NOREPINEPHRINE 4 mg/250 mL infusion"}, "norepinephrine"),
         ({"text": "EPINEPHRINE infusion"}, "epinephrine"),
         ({"text": "Yescarta (axicabtagene ciloleucel) suspension"}, "axicabtagene-ciloleucel"),
@@ -175,7 +194,9 @@ def test_medication_matching_by_code_then_name(medication: dict[str, Any], drug:
 def test_medication_reference_to_contained_medication() -> None:
     resource = given("x", 1)
     del resource["medicationCodeableConcept"]
-    resource["contained"] = [{"resourceType": "Medication", "id": "med1", "code": {"coding": [{"system": RXNORM, "code": "6902"}]}}]
+    resource["contained"] = [
+        {"resourceType": "Medication", "id": "med1", "code": {"coding": [{"system": RXNORM, "code": "6902"}]}}
+    ]
     resource["medicationReference"] = {"reference": "#med1"}
 
     assert translate(resource).administrations.items[0].drug == "methylprednisolone"
@@ -210,7 +231,9 @@ def test_orders_read_dose_and_interval() -> None:
 
 
 def test_patient_birth_date_and_unknown_resources() -> None:
-    timeline = translate(patient("2015-03-02"), {"resourceType": "Condition", "id": "c"}, {"resourceType": "Observation"})
+    timeline = translate(
+        patient("2015-03-02"), {"resourceType": "Condition", "id": "c"}, {"resourceType": "Observation"}
+    )
 
     assert timeline.birth_date is not None
     assert timeline.birth_date.isoformat() == "2015-03-02"
