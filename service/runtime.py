@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from flask import Flask, current_app
 
@@ -22,6 +24,7 @@ class Runtime:
     fetcher: FhirFetcher
     policy: Policy
     translator: Translator
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION_KEY] = self

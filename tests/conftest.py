@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient
 
 from service.app import create_app
 from service.settings import Settings
+from tests.fhir_builders import NOW
 
 FHIR_BASE = "https://fhir.example.org/r4"
 PATIENT_ID = "pat-1"
@@ -28,6 +30,8 @@ def settings() -> Settings:
 def app(settings: Settings) -> Flask:
     flask_app = create_app(settings)
     flask_app.config["TESTING"] = True
+    runtime = flask_app.extensions["crs_cds"]
+    flask_app.extensions["crs_cds"] = dataclasses.replace(runtime, clock=lambda: NOW)
     return flask_app
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from service.cli import main
+from service.settings import BUNDLED_POLICY
+from tests.fhir_builders import bp, car_t, device, patient, temp, weight
 
 
 def test_check_config_accepts_the_bundled_defaults(runner: CliRunner) -> None:
@@ -37,3 +41,57 @@ def test_check_config_names_a_bad_catalog_file(
     assert result.exit_code == 2
     assert "services.toml" in result.output
     assert "service.0.hook" in result.output
+
+
+def write_bundle(path: Path, resources: list[dict[str, Any]]) -> Path:
+    path.write_text(
+        json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]})
+    )
+    return path
+
+
+def test_assess_prints_the_assessment_of_a_bundle(runner: CliRunner, tmp_path: Path) -> None:
+    bundle = write_bundle(
+        tmp_path / "chart.json",
+        [patient(), car_t(hours_ago=96), weight(80), temp(1, 38.4), bp(1, 86), device(1, "room air")],
+    )
+
+    result = runner.invoke(main, ["assess", str(bundle), "--now", "2026-11-20T12:00:00Z"])
+
+    assert result.exit_code == 0, result.output
+    assessment = json.loads(result.output)
+    assert (assessment["grade"], assessment["managed_grade"]) == (2, 2)
+    assert [(o["drug"], o["dose_mg"]) for o in assessment["recommended"]] == [("tocilizumab", 640.0)]
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("{not json", [], "cannot read JSON"),
+        ('{"resourceType": "Patient"}', [], "not a FHIR Bundle"),
+        ('{"resourceType": "Bundle"}', ["--now", "yesterday"], "not an ISO 8601"),
+    ],
+)
+def test_assess_refuses_bad_input_readably(
+    runner: CliRunner, tmp_path: Path, content: str, args: list[str], message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+
+    result = runner.invoke(main, ["assess", str(path), *args])
+
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_check_config_names_a_bad_policy_key(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(BUNDLED_POLICY.read_text().replace("max_mg = 800", "max_mg = 0"))
+    monkeypatch.setenv("CRS_CDS_POLICY", str(policy))
+
+    result = runner.invoke(main, ["check-config"])
+
+    assert result.exit_code == 2
+    assert "tocilizumab.max_mg" in result.output

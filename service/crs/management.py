@@ -61,6 +61,8 @@ def _grade_steps(situation: Situation, findings: Findings) -> None:
         )
     elif managed == 4:  # M-G4
         findings.step("M-G4", "ICU care; mechanical ventilation as needed; high-dose methylprednisolone with taper.")
+        if taper_position(situation.ctx, situation.now) is None:
+            findings.step("M-G4", _taper_text(situation, None))
 
 
 def _neutropenia(situation: Situation, findings: Findings) -> None:
@@ -245,7 +247,8 @@ def _regimen_reason(regimen: Regimen) -> str:
     return REGIMEN_REASONS[regimen.rule]
 
 
-def _taper_text(situation: Situation, step_index: int) -> str:
+def _taper_text(situation: Situation, step_index: int | None) -> str:
+    """The whole methylprednisolone taper, and today's step when it is running."""
     steps = situation.ctx.policy.steroids.methylprednisolone_taper
     parts = [
         f"{fmt_number(s.dose_mg)} mg q{s.interval_hours:g}h x {s.days:g} days"
@@ -253,7 +256,8 @@ def _taper_text(situation: Situation, step_index: int) -> str:
         else f"{fmt_number(s.dose_mg)} mg q{s.interval_hours:g}h until grade <= 1"
         for s in steps
     ]
-    return f"Methylprednisolone taper: {' -> '.join(parts)}. Today's step: {parts[step_index]}."
+    text = f"Methylprednisolone taper: {' -> '.join(parts)}."
+    return text if step_index is None else f"{text} Today's step: {parts[step_index]}."
 
 
 def _hlh_protocol(situation: Situation, findings: Findings) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -28,7 +27,7 @@ def invoke(service_id: str) -> Response:
     data = resolve(hook_request, service, state.fetcher, state.settings)
     drafts = drafts_to_check(context)
     timeline = state.translator.timeline(_chart_resources(data), drafts)
-    now = datetime.now(UTC)
+    now = state.clock()
     if isinstance(context, OrderSignContext):
         assessment, checks = check_drafts(timeline, state.policy, now, timeline.draft_orders)
         return jsonify({"cards": [order_check_card(check) for check in checks]})

@@ -43,7 +43,7 @@ def translate(*resources: Resource) -> Timeline:
         (temp(1, 37.5, "°C"), 37.5),
     ],
 )
-def test_temperature_units_convert_exactly(resource: Resource, expected_c: float) -> None:
+def test_C1_temperature_units_convert_exactly(resource: Resource, expected_c: float) -> None:
     assert [t.temp_c for t in translate(resource).temperatures.items] == [expected_c]
 
 
@@ -110,7 +110,7 @@ def test_spo2_alone_documents_no_support() -> None:
     assert timeline.oxygen.items == ()
 
 
-def test_device_code_counts_whatever_the_observation_code() -> None:
+def test_G_HYPOXIA_device_code_counts_whatever_the_observation_code() -> None:
     site_row = _obs(
         ("http://hospital.example.org/flowsheet", "O2-DELIVERY"),
         1,
