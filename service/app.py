@@ -8,7 +8,10 @@ import requests
 from flask import Flask
 
 from service import health
+from service.cards.render import CardRenderer
+from service.cards.validate import validate_catalog
 from service.catalog import load_services
+from service.catalog.cards import load_card_catalog
 from service.fhir.fetcher import FhirFetcher, pooled_session
 from service.fhir.translate import Translator
 from service.hooks import discovery, invoke
@@ -44,10 +47,13 @@ def build_runtime(settings: Settings, session: requests.Session | None = None) -
         max_pages=settings.fhir_max_pages,
     )
     policy = load_policy(settings.policy)
+    catalog = load_card_catalog(settings.catalog_dir)
+    validate_catalog(catalog, policy)
     return Runtime(
         settings=settings,
         services={service.id: service for service in services},
         fetcher=fetcher,
         policy=policy,
         translator=Translator.from_policy(policy),
+        renderer=CardRenderer(catalog),
     )

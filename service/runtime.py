@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, current_app
 
+from service.cards.render import CardRenderer
 from service.catalog import ServiceDefinition
 from service.crs.policy import Policy
 from service.fhir.fetcher import FhirFetcher
@@ -24,6 +25,7 @@ class Runtime:
     fetcher: FhirFetcher
     policy: Policy
     translator: Translator
+    renderer: CardRenderer
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def install(self, app: Flask) -> None:

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from service.app import create_app
 from service.settings import Settings
+from tests.cds_contract import check_response
 from tests.fhir_builders import NOW
 
 FHIR_BASE = "https://fhir.example.org/r4"
@@ -101,6 +102,9 @@ SERVICE_FOR_HOOK = {
 @pytest.fixture
 def call_hook(client: FlaskClient) -> Callable[..., Any]:
     def call(body: dict[str, Any], service_id: str | None = None) -> Any:
-        return client.post(f"/cds-services/{service_id or SERVICE_FOR_HOOK[body['hook']]}", json=body)
+        response = client.post(f"/cds-services/{service_id or SERVICE_FOR_HOOK[body['hook']]}", json=body)
+        if response.status_code == 200:
+            check_response(response.json)  # every 200 a test sees obeys the card rules of the checklist
+        return response
 
     return call

@@ -32,6 +32,7 @@ class RecommendedOrder(Frozen):
     interval_hours: float | None = Field(default=None, description="None: a single dose")
     interval_max_hours: float | None = None
     max_doses: int | None = None
+    duration_days: float | None = Field(default=None, description="first step of a course, e.g. 3 days")
     infusion_minutes: int | None = None
     text: str
     is_recommended: bool = True
@@ -45,14 +46,21 @@ class WithheldOrder(Frozen):
 
 
 class Note(Frozen):
-    """A next step, a reminder or a warning: text a clinician reads, traced to its rule."""
+    """A next step, a reminder or a warning: text a clinician reads, traced to its rule.
+
+    ``key`` names the wording so that the card catalog can replace it; ``params`` are its values.
+    """
 
     rule: str
+    key: str = ""
     text: str
+    params: dict[str, str] = Field(default_factory=dict)
 
 
 class HlhStatus(Frozen):
     suspected: bool
+    ferritin_ng_ml: float | None = None
+    organ_findings: tuple[str, ...] = ()
     first_met_at: datetime | None = None
     consider_hlh2004: bool = False
 

@@ -16,6 +16,7 @@ from service.crs.history import (
     in_scope,
     latest_icans,
     no_improvement_after_tocilizumab,
+    organ_finding_text,
     persistent_fever,
 )
 from service.crs.orders import OrderCheck, check_orders
@@ -118,12 +119,23 @@ def _situation(ctx: Context, current: GradeResult, now: datetime, findings: Find
     return Situation(ctx, now, current, managed, icans.grade if icans else None, hlh is not None)
 
 
+def _hlh_status(situation: Situation, findings: Findings) -> HlhStatus | None:
+    criteria = hlh_criteria(situation.ctx, situation.now) if situation.hlh_suspected else None
+    if criteria is None:
+        return None
+    ferritin, organs = criteria
+    return HlhStatus(
+        suspected=True,
+        ferritin_ng_ml=ferritin.value,
+        organ_findings=tuple(organ_finding_text(situation.ctx, lab) for lab in organs),
+        first_met_at=hlh_first_met(situation.ctx, situation.now),
+        consider_hlh2004=findings.consider_hlh2004,
+    )
+
+
 def _assessment(situation: Situation, findings: Findings, product: str | None) -> Assessment:
     ctx, current = situation.ctx, situation.current
-    hlh = None
-    if situation.hlh_suspected:
-        first_met = hlh_first_met(ctx, situation.now)
-        hlh = HlhStatus(suspected=True, first_met_at=first_met, consider_hlh2004=findings.consider_hlh2004)
+    hlh = _hlh_status(situation, findings)
     level = management.indicator(situation, findings)
     return Assessment(
         as_of=situation.now,

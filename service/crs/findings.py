@@ -27,13 +27,14 @@ class Findings:
         if rule not in self.rules:
             self.rules.append(rule)
 
-    def step(self, rule: str, text: str) -> None:
+    def step(self, rule: str, text: str, key: str | None = None, **params: str) -> None:
+        """A next step; ``key`` names the wording (the catalog may replace it), ``params`` fill it."""
         self.fire(rule)
-        self.next_steps.append(Note(rule=rule, text=text))
+        self.next_steps.append(Note(rule=rule, key=key or rule, text=text, params=params))
 
-    def remind(self, rule: str, text: str) -> None:
+    def remind(self, rule: str, text: str, key: str | None = None, **params: str) -> None:
         self.fire(rule)
-        self.reminders.append(Note(rule=rule, text=text))
+        self.reminders.append(Note(rule=rule, key=key or rule, text=text, params=params))
 
 
 @dataclass(frozen=True)

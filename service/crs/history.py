@@ -112,21 +112,41 @@ def latest_lab(ctx: Context, kind: str, moment: datetime) -> LabResult | None:
     return ctx.timeline.labs.latest(moment, window, where=lambda lab: lab.kind == kind)
 
 
+ORGAN_LABS = {
+    "alt": ("ALT", "U/L"),
+    "ast": ("AST", "U/L"),
+    "bilirubin": ("bilirubin", "mg/dL"),
+    "creatinine": ("creatinine", "mg/dL"),
+}
+
+
+def organ_limits(ctx: Context, lab: LabResult) -> tuple[float, float]:
+    """(multiple of the upper limit of normal, the ULN: the lab's referenceRange.high, else the policy's)."""
+    hlh = ctx.policy.hlh
+    multiple = (
+        hlh.transaminase_uln_multiple
+        if lab.kind in ("alt", "ast")
+        else (hlh.bilirubin_uln_multiple if lab.kind == "bilirubin" else hlh.creatinine_uln_multiple)
+    )
+    return multiple, lab.upper_limit or hlh.default_uln[lab.kind]  # type: ignore[index]
+
+
 def severe_organ_toxicity(ctx: Context, moment: datetime) -> list[LabResult]:
     """M-HLH: CTCAE grade >= 3 from labs: ALT or AST > 5 x ULN, bilirubin or creatinine > 3 x ULN."""
-    hlh = ctx.policy.hlh
-    multiples = {
-        "alt": hlh.transaminase_uln_multiple,
-        "ast": hlh.transaminase_uln_multiple,
-        "bilirubin": hlh.bilirubin_uln_multiple,
-        "creatinine": hlh.creatinine_uln_multiple,
-    }
     severe = []
-    for kind, multiple in multiples.items():
+    for kind in ORGAN_LABS:
         lab = latest_lab(ctx, kind, moment)
-        if lab is not None and lab.value > multiple * (lab.upper_limit or hlh.default_uln[kind]):  # type: ignore[index]
-            severe.append(lab)
+        if lab is not None:
+            multiple, uln = organ_limits(ctx, lab)
+            if lab.value > multiple * uln:
+                severe.append(lab)
     return severe
+
+
+def organ_finding_text(ctx: Context, lab: LabResult) -> str:
+    name, unit = ORGAN_LABS[lab.kind]
+    multiple, uln = organ_limits(ctx, lab)
+    return f"{name} {lab.value:g} {unit} (above {multiple:g} x the upper limit of normal {uln:g})"
 
 
 def hlh_criteria(ctx: Context, moment: datetime) -> tuple[LabResult, list[LabResult]] | None:

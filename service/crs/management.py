@@ -44,7 +44,9 @@ def _grade_steps(situation: Situation, findings: Findings) -> None:
     managed = situation.managed
     if managed == 1:  # M-G1, M-NO-GMCSF
         findings.step(
-            "M-G1", "Supportive care: acetaminophen for fever, IV hydration, symptomatic care of organ toxicities."
+            "M-G1",
+            "Supportive care: acetaminophen for fever, IV hydration, symptomatic care of organ toxicities.",
+            key="M-G1.supportive-care",
         )
         findings.step(
             "M-NO-GMCSF",
@@ -52,7 +54,11 @@ def _grade_steps(situation: Situation, findings: Findings) -> None:
         )
         _neutropenia(situation, findings)
     elif managed == 2:  # M-G2-TOCI
-        findings.step("M-G2-TOCI", "Supportive care: IV fluid boluses and supplemental oxygen as needed.")
+        findings.step(
+            "M-G2-TOCI",
+            "Supportive care: IV fluid boluses and supplemental oxygen as needed.",
+            key="M-G2-TOCI.supportive-care",
+        )
     elif managed == 3:  # M-G3
         findings.step(
             "M-G3",
@@ -60,19 +66,30 @@ def _grade_steps(situation: Situation, findings: Findings) -> None:
             "taper steroids rapidly once improved.",
         )
     elif managed == 4:  # M-G4
-        findings.step("M-G4", "ICU care; mechanical ventilation as needed; high-dose methylprednisolone with taper.")
+        findings.step(
+            "M-G4",
+            "ICU care; mechanical ventilation as needed; high-dose methylprednisolone with taper.",
+            key="M-G4.icu",
+        )
         if taper_position(situation.ctx, situation.now) is None:
-            findings.step("M-G4", _taper_text(situation, None))
+            findings.step("M-G4", _taper_text(situation, None), key="M-G4.taper", taper=_taper_text(situation, None))
 
 
 def _neutropenia(situation: Situation, findings: Findings) -> None:
     anc = latest_lab(situation.ctx, "anc", situation.now)
     limit = situation.ctx.policy.management.neutropenia_anc_below
     if anc is None:
-        findings.step("M-G1", "ANC not available in 48 h: if neutropenic, consider empiric broad-spectrum antibiotics.")
+        findings.step(
+            "M-G1",
+            "ANC not available in 48 h: if neutropenic, consider empiric broad-spectrum antibiotics.",
+            key="M-G1.anc-unknown",
+        )
     elif anc.value < limit:
         findings.step(
-            "M-G1", f"Neutropenic (ANC {fmt_number(anc.value)} x10^9/L): consider empiric broad-spectrum antibiotics."
+            "M-G1",
+            f"Neutropenic (ANC {fmt_number(anc.value)} x10^9/L): consider empiric broad-spectrum antibiotics.",
+            key="M-G1.neutropenic",
+            anc=fmt_number(anc.value),
         )
 
 
@@ -156,13 +173,17 @@ def _plan_steroids(situation: Situation, findings: Findings) -> bool:
             "M-G2-DEX",
             "Next step if hypotension persists after two fluid boluses and 1-2 tocilizumab doses: "
             "dexamethasone 10 mg IV every 12 h for 1-2 doses.",
+            key="M-G2-DEX.next-step",
         )
+    if icans_with_crs:  # M-ICANS applies; M-STEROID-SELECT may still pick a more intensive regimen
+        findings.fire("M-ICANS")
     if icans_with_crs and (situation.icans_grade or 0) >= 3:
-        findings.step("M-ICANS", "ICANS grade >= 3: follow the institutional ICANS protocol.")
+        findings.step("M-ICANS", "ICANS grade >= 3: follow the institutional ICANS protocol.", key="M-ICANS.protocol")
     taper = taper_position(ctx, now)
     if taper is not None:  # M-STEROID-SELECT: methylprednisolone given in 24 h
         findings.fire("M-STEROID-SELECT")
-        findings.step("M-G4", _taper_text(situation, taper.step_index))
+        text = _taper_text(situation, taper.step_index)
+        findings.step("M-G4", text, key="M-G4.taper-today", taper=text)
     if not regimens:
         _taper_rapidly(situation, findings)
         return False
@@ -182,12 +203,15 @@ def _plan_steroids(situation: Situation, findings: Findings) -> bool:
     findings.fire(chosen.rule)
     if taper is not None and chosen.drug == "dexamethasone":
         findings.step(
-            "M-STEROID-SELECT", "Methylprednisolone is running: follow its taper; no dexamethasone in addition."
+            "M-STEROID-SELECT",
+            "Methylprednisolone is running: follow its taper; no dexamethasone in addition.",
+            key="M-STEROID-SELECT.methylprednisolone-running",
         )
         return False
     running = running_regimen_source(ctx, chosen, now)
     if running is not None:  # M-ACTIVE-ORDER
-        findings.step("M-ACTIVE-ORDER", f"Continue {_regimen_text(chosen)} (running: {running}).")
+        regimen = _regimen_text(chosen)
+        findings.step("M-ACTIVE-ORDER", f"Continue {regimen} (running: {running}).", regimen=regimen, running=running)
         return False
     findings.recommended.append(
         RecommendedOrder(
@@ -197,6 +221,7 @@ def _plan_steroids(situation: Situation, findings: Findings) -> bool:
             interval_hours=chosen.interval_hours,
             interval_max_hours=chosen.interval_max_hours,
             max_doses=chosen.max_doses,
+            duration_days=chosen.duration_days,
             text=_regimen_text(chosen) + _regimen_reason(chosen),
             is_recommended=not chosen.is_escalation,
         )
@@ -215,7 +240,9 @@ def _taper_rapidly(situation: Situation, findings: Findings) -> None:
     recent = steroid_doses(situation.ctx, situation.now, timedelta(hours=24))
     if recent and (situation.managed or 0) <= 1 and (situation.icans_grade or 0) < 2 and situation.managed is not None:
         findings.step(
-            "M-STEROID-SELECT", "A corticosteroid was given in the last 24 h and the grade is <= 1: taper rapidly."
+            "M-STEROID-SELECT",
+            "A corticosteroid was given in the last 24 h and the grade is <= 1: taper rapidly.",
+            key="M-STEROID-SELECT.taper-rapidly",
         )
 
 
@@ -271,7 +298,11 @@ def _hlh_protocol(situation: Situation, findings: Findings) -> None:
     grade_then = grade_at(ctx, first_met).grade
     if situation.current.grade is not None and (grade_then is None or situation.current.grade >= grade_then):
         findings.consider_hlh2004 = True
-        findings.step("M-HLH", "HLH criteria met for >= 48 h without improvement: consider the HLH-2004 protocol.")
+        findings.step(
+            "M-HLH",
+            "HLH criteria met for >= 48 h without improvement: consider the HLH-2004 protocol.",
+            key="M-HLH.hlh-2004",
+        )
 
 
 def _antifungal(situation: Situation, findings: Findings, steroid_suggested: bool) -> None:

@@ -12,14 +12,19 @@ def remind(situation: Situation, findings: Findings) -> None:
     _vitals(situation, findings)
     _crp_ferritin(situation, findings)
     if (situation.managed or 0) >= 2:
-        findings.remind("M-MONITOR", "Continuous cardiac telemetry and pulse oximetry (grade >= 2).")
+        findings.remind(
+            "M-MONITOR", "Continuous cardiac telemetry and pulse oximetry (grade >= 2).", key="M-MONITOR.telemetry"
+        )
     _baseline_labs(situation, findings)
     if situation.current.fever:
         findings.remind(
             "M-MONITOR",
             "Febrile: infection work-up with blood and urine cultures and a chest radiograph, if not already sent.",
+            key="M-MONITOR.infection-work-up",
         )
-    findings.remind("M-MONITOR", "Grade CRS at least every 12 h, and whenever the clinical status changes.")
+    findings.remind(
+        "M-MONITOR", "Grade CRS at least every 12 h, and whenever the clinical status changes.", key="M-MONITOR.grading"
+    )
 
 
 def _vitals(situation: Situation, findings: Findings) -> None:
@@ -30,6 +35,8 @@ def _vitals(situation: Situation, findings: Findings) -> None:
         findings.remind(
             "M-MONITOR",
             f"Vital signs with pulse oximetry every 4 h: {', '.join(overdue)} not documented in the last 4 h.",
+            key="M-MONITOR.vitals-overdue",
+            overdue=", ".join(overdue),
         )
 
 
@@ -39,7 +46,8 @@ def _crp_ferritin(situation: Situation, findings: Findings) -> None:
     fresh = {lab.kind for lab in ctx.timeline.labs.between(now - interval, now)}
     stale = [name for kind, name in (("crp", "CRP"), ("ferritin", "ferritin")) if kind not in fresh]
     if stale:
-        findings.remind("M-MONITOR", f"Daily CRP and ferritin: {' and '.join(stale)} not resulted in the last 24 h.")
+        text = f"Daily CRP and ferritin: {' and '.join(stale)} not resulted in the last 24 h."
+        findings.remind("M-MONITOR", text, key="M-MONITOR.crp-ferritin", stale=" and ".join(stale))
 
 
 def _baseline_labs(situation: Situation, findings: Findings) -> None:
@@ -50,4 +58,5 @@ def _baseline_labs(situation: Situation, findings: Findings) -> None:
     found = {lab.panel_item for lab in ctx.timeline.baseline_labs.between(start, ctx.t0)}
     missing = [item for item in ctx.policy.codes.baseline_panel if item not in found]
     if missing:
-        findings.remind("M-MONITOR", f"Baseline labs before the CAR T infusion not found: {', '.join(missing)}.")
+        text = f"Baseline labs before the CAR T infusion not found: {', '.join(missing)}."
+        findings.remind("M-MONITOR", text, key="M-MONITOR.baseline-labs", missing=", ".join(missing))

@@ -43,15 +43,15 @@ class _Check:
     def __init__(self, draft: Order) -> None:
         self.draft = draft
         self.rules: list[str] = []
-        self.messages: list[Note] = []
+        self.messages: list[tuple[Indicator, Note]] = []
         self.level: Indicator = "info"
         self.corrected: CorrectedDose | None = None
         self.delete = False
         self.next_allowed_at: datetime | None = None
 
-    def fire(self, rule: str, level: Indicator, text: str) -> None:
+    def fire(self, rule: str, level: Indicator, text: str, **params: str) -> None:
         self.rules.append(rule)
-        self.messages.append(Note(rule=rule, text=text))
+        self.messages.append((level, Note(rule=rule, key=rule, text=text, params=params)))
         if INDICATOR_RANK[level] > INDICATOR_RANK[self.level]:
             self.level = level
 
@@ -64,7 +64,8 @@ class _Check:
             drug=self.draft.drug,
             rules=tuple(self.rules),
             indicator=self.level,
-            messages=tuple(self.messages),
+            # The most urgent message first: it becomes the card's summary.
+            messages=tuple(note for _level, note in sorted(self.messages, key=lambda m: -INDICATOR_RANK[m[0]])),
             corrected=self.corrected,
             delete=self.delete,
             next_allowed_at=self.next_allowed_at,
@@ -113,7 +114,8 @@ def _tocilizumab(situation: Situation, check: _Check) -> None:
     block, _flags = limit_block(ctx, tocilizumab_history(ctx, now), situation.current.grade, now)
     if block is not None:  # O-TOCI-LIMITS
         when = f" Next dose allowed from {block.next_allowed_at:%Y-%m-%d %H:%M} UTC." if block.next_allowed_at else ""
-        check.fire("O-TOCI-LIMITS", "critical", f"Tocilizumab limit reached: {block.reason}.{when}")
+        text = f"Tocilizumab limit reached: {block.reason}.{when}"
+        check.fire("O-TOCI-LIMITS", "critical", text, reason=block.reason, next_allowed=when.strip())
         check.next_allowed_at = block.next_allowed_at
     if icans_veto(situation):  # O-TOCI-ICANS
         check.fire(
@@ -128,6 +130,7 @@ def _tocilizumab(situation: Situation, check: _Check) -> None:
             "O-TOCI-GRADE",
             "info",
             f"Tocilizumab is not indicated by the protocol at this grade: the managed CRS grade {grade}.",
+            grade=grade,
         )
 
 
@@ -168,6 +171,8 @@ def _tocilizumab_dose(situation: Situation, check: _Check) -> None:
         "warning",
         f"Tocilizumab {fmt_number(draft_mg)} mg is above the protocol dose; "
         f"the protocol dose is {dose_text} ({fmt_number(toci.mg_per_kg)} mg/kg, max {fmt_number(toci.max_mg)} mg).",
+        ordered=f"{fmt_number(draft_mg)} mg",
+        protocol_dose=dose_text,
     )
 
 
@@ -222,4 +227,6 @@ def _steroid_dose(situation: Situation, check: _Check) -> None:
         "info",
         f"Below the protocol regimen for managed grade {situation.managed}: "
         f"{label} {fmt_number(regimen.dose_mg)} mg IV every {regimen.interval_hours:g} h ({regimen.rule}).",
+        managed_grade=str(situation.managed),
+        regimen=f"{label} {fmt_number(regimen.dose_mg)} mg IV every {regimen.interval_hours:g} h",
     )

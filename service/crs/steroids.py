@@ -21,6 +21,7 @@ class Regimen:
     interval_hours: float
     interval_max_hours: float | None = None
     max_doses: int | None = None
+    duration_days: float | None = None
     is_escalation: bool = False
 
     @property
@@ -43,7 +44,15 @@ def candidate_regimens(
     first_step = steroids.methylprednisolone_taper[0]
     regimens = []
     if managed == 4:  # M-G4
-        regimens.append(Regimen("M-G4", "methylprednisolone", first_step.dose_mg, first_step.interval_hours))
+        regimens.append(
+            Regimen(
+                "M-G4",
+                "methylprednisolone",
+                first_step.dose_mg,
+                first_step.interval_hours,
+                duration_days=first_step.days,
+            )
+        )
     if managed == 3:  # M-G3 (and M-HLH, which manages as grade 3)
         regimens.append(dexamethasone(ctx, "M-G3", steroids.dexamethasone_grade3_interval_hours))
     if icans_with_crs:  # M-ICANS

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from service.catalog import ServiceDefinition
 from service.crs.engine import assess, check_drafts
+from service.fhir.fields import reference_of
 from service.hooks.errors import BadRequest, ServiceNotFound, invalid
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
-from service.hooks.plain_cards import assessment_card, order_check_card
 from service.hooks.prefetch import ResolvedData, resolve
 from service.runtime import runtime
 
@@ -29,10 +29,11 @@ def invoke(service_id: str) -> Response:
     timeline = state.translator.timeline(_chart_resources(data), drafts)
     now = state.clock()
     if isinstance(context, OrderSignContext):
-        assessment, checks = check_drafts(timeline, state.policy, now, timeline.draft_orders)
-        return jsonify({"cards": [order_check_card(check) for check in checks]})
-    assessment = assess(timeline, state.policy, now)
-    return jsonify({"cards": [assessment_card(assessment)] if assessment.in_scope else []})
+        _assessment, checks = check_drafts(timeline, state.policy, now, timeline.draft_orders)
+        rendered = state.renderer.order_checks(checks, {reference_of(draft): draft for draft in drafts})
+    else:
+        rendered = state.renderer.patient_view(assess(timeline, state.policy, now), context.patientId)
+    return jsonify({"cards": [item.card for item in rendered]})
 
 
 def drafts_to_check(context: PatientViewContext) -> list[dict[str, Any]]:

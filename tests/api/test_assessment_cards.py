@@ -43,7 +43,7 @@ def test_patient_view_grade_3_card_carries_the_assessment(call_hook: Callable[..
     assert assessment["asOf"] == "2026-11-20T12:00:00Z"
     assert assessment["policyVersion"] == "2026.1"
     assert card["indicator"] == "critical"
-    assert card["summary"] == "CRS grade 3 (ASTCT)"
+    assert card["summary"] == "CRS grade 3 (ASTCT); 2 orders suggested"
     assert "Tocilizumab 560 mg IV over 1 h" in card["detail"]
     assert "Dexamethasone 10 mg IV every 6 h" in card["detail"]
     uuid.UUID(card["uuid"])

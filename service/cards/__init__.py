@@ -1,0 +1,1 @@
+"""Rendering CDS Hooks cards and suggestions from the engine results and the card catalog."""
