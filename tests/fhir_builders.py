@@ -134,7 +134,11 @@ def lab(kind: str, value: float, hours_ago: float = 2, unit: str | None = None, 
     return _obs((LOINC, code), hours_ago, valueQuantity=qty(value, unit or default_unit), **extra)
 
 
+BASELINE_UNITS = {"2160-0": (0.9, "mg/dL"), "1988-5": (3, "mg/L"), "2276-4": (250, "ng/mL"), "6690-2": (5.1, "10*9/L")}
+
+
 def baseline_panel(hours_before_infusion: float, infusion_hours_ago: float) -> list[Resource]:
+    """CBC, CMP, Mg, phosphorus, CRP, ferritin, LDH, uric acid, fibrinogen, PT, PTT before the infusion."""
     when = infusion_hours_ago + hours_before_infusion
     codes = [
         "6690-2",
@@ -149,7 +153,7 @@ def baseline_panel(hours_before_infusion: float, infusion_hours_ago: float) -> l
         "5902-2",
         "3173-2",
     ]
-    return [_obs((LOINC, code), when, valueQuantity=qty(1, "1")) for code in codes]
+    return [_obs((LOINC, code), when, valueQuantity=qty(*BASELINE_UNITS.get(code, (1, "1")))) for code in codes]
 
 
 def icans(hours_ago: float, grade: int) -> Resource:

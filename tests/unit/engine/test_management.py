@@ -573,3 +573,13 @@ def test_C0_order_hooks_count_an_ordered_car_t_product() -> None:
 def test_M_NO_GMCSF_never_suggested_in_any_case() -> None:
     for _case, resources, _expect in CASES:
         assert all(order.drug != "sargramostim" for order in chart(resources).recommended)
+
+
+def test_every_note_has_a_registered_wording_key_and_parameters() -> None:
+    from service.crs.notes import NOTE_PARAMS
+
+    for _case, resources, _expect in CASES:
+        assessment = chart(resources)
+        for note in (*assessment.next_steps, *assessment.reminders):
+            assert note.key in NOTE_PARAMS, note.key
+            assert set(note.params) == set(NOTE_PARAMS[note.key]), note.key

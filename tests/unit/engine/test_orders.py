@@ -330,3 +330,14 @@ def test_order_checks_only_for_patients_in_scope() -> None:
 
     assert not assessment.in_scope
     assert checks == ()
+
+
+@pytest.mark.parametrize(("case", "resources", "drafted"), [row[:3] for row in CASES], ids=[row[0] for row in CASES])
+def test_order_check_messages_have_registered_wording_keys(
+    case: str, resources: list[Resource], drafted: Resource
+) -> None:
+    from service.crs.notes import NOTE_PARAMS
+
+    for check in checks_of(resources, drafted):
+        for note in check.messages:
+            assert set(note.params) == set(NOTE_PARAMS[note.key]), case
