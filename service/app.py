@@ -14,11 +14,13 @@ from service.catalog import load_services
 from service.catalog.cards import load_card_catalog
 from service.fhir.fetcher import FhirFetcher, pooled_session
 from service.fhir.translate import Translator
-from service.hooks import discovery, invoke
+from service.hooks import discovery, feedback, invoke
 from service.hooks.errors import register_error_handlers
 from service.policy_file import load_policy
 from service.runtime import Runtime
 from service.settings import Settings
+from service.storage.db import create_database_engine, migrate
+from service.storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     build_runtime(settings, session).install(app)
     register_error_handlers(app)
-    for blueprint in (health.bp, discovery.bp, invoke.bp):
+    for blueprint in (health.bp, discovery.bp, invoke.bp, feedback.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -48,6 +50,10 @@ def build_runtime(settings: Settings, session: requests.Session | None = None) -
     )
     policy = load_policy(settings.policy)
     catalog = load_card_catalog(settings.catalog_dir)
+    engine = create_database_engine(settings.database_url)
+    if settings.auto_migrate:
+        migrate(engine)
+        engine.dispose()  # no pooled connection may cross a gunicorn fork
     validate_catalog(catalog, policy)
     return Runtime(
         settings=settings,
@@ -56,4 +62,5 @@ def build_runtime(settings: Settings, session: requests.Session | None = None) -
         policy=policy,
         translator=Translator.from_policy(policy),
         renderer=CardRenderer(catalog),
+        repository=Repository(engine),
     )

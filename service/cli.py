@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from service.catalog import CatalogError
 from service.policy_file import PolicyError
 from service.settings import Settings
+from service.storage.db import is_reachable
 
 
 class ConfigProblem(click.ClickException):
@@ -40,9 +41,11 @@ def checked_runtime_settings() -> Settings:
 
     settings = load_settings()
     try:
-        build_runtime(settings)
+        state = build_runtime(settings.model_copy(update={"auto_migrate": False}))
     except (CatalogError, PolicyError) as error:
         raise ConfigProblem(str(error)) from error
+    if not is_reachable(state.repository.engine):
+        raise ConfigProblem("CRS_CDS_DATABASE_URL: the database cannot be reached")
     return settings
 
 
@@ -110,3 +113,39 @@ def _parse_now(text: str | None) -> datetime:
     except ValueError as error:
         raise click.BadParameter(f"{text!r} is not an ISO 8601 date-time", param_hint="--now") from error
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+@main.command("feedback-report")
+def feedback_report() -> None:
+    """Print acceptance and override rates per card kind and rule (read-only)."""
+    from service.storage.db import create_database_engine
+    from service.storage.repository import Repository
+
+    settings = load_settings()
+    rows = Repository(create_database_engine(settings.database_url)).report()
+    if not rows:
+        click.echo("No cards issued yet.")
+        return
+    header = f"{'card kind':<16} {'rule':<22} {'issued':>7} {'accepted':>9} {'rate':>8} {'overridden':>11} {'rate':>8}"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for row in rows:
+        click.echo(
+            f"{row.kind:<16} {row.rule:<22} {row.issued:>7} {row.accepted:>9} {row.rate(row.accepted):>8} "
+            f"{row.overridden:>11} {row.rate(row.overridden):>8}"
+        )
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations up to the newest revision."""
+    from service.storage.db import create_database_engine, current_revision, migrate
+
+    engine = create_database_engine(load_settings().database_url)
+    migrate(engine)
+    click.echo(f"database at revision {current_revision(engine)}")

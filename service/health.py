@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from service.runtime import runtime
+from service.storage.db import is_reachable
 
 bp = Blueprint("health", __name__)
 
@@ -16,7 +17,8 @@ def liveness() -> Response:
 
 @bp.get("/readyz")
 def readiness() -> tuple[Response, int]:
-    services = runtime().services
-    if not services:
-        return jsonify({"status": "unavailable", "problems": ["no CDS services configured"]}), 503
-    return jsonify({"status": "ok", "services": sorted(services)}), 200
+    """Ready when the configuration loaded (it did, or the app would not exist) and the database answers."""
+    state = runtime()
+    if not is_reachable(state.repository.engine):
+        return jsonify({"status": "unavailable", "problems": ["database unreachable"]}), 503
+    return jsonify({"status": "ok", "services": sorted(state.services), "policyVersion": state.policy.version}), 200

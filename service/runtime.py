@@ -14,6 +14,7 @@ from service.crs.policy import Policy
 from service.fhir.fetcher import FhirFetcher
 from service.fhir.translate import Translator
 from service.settings import Settings
+from service.storage.repository import Repository
 
 EXTENSION_KEY = "crs_cds"
 
@@ -26,6 +27,7 @@ class Runtime:
     policy: Policy
     translator: Translator
     renderer: CardRenderer
+    repository: Repository
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def install(self, app: Flask) -> None:

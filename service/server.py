@@ -28,6 +28,8 @@ def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]
         # The access log must not carry query strings or tokens: method, path, status, size, duration.
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
         "forwarded_allow_ips": "127.0.0.1",
+        # The app (settings, catalog, policy, migrations) is built once in the master, then forked.
+        "preload_app": True,
         # No admin socket: a read-only container has no writable home, and nothing here uses it.
         "control_socket_disable": True,
     }

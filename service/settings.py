@@ -55,6 +55,10 @@ class Settings(BaseSettings):
 
     catalog_dir: Path = Field(default=BUNDLED_CATALOG_DIR, description="Card catalog folder.")
     policy: Path = Field(default=BUNDLED_POLICY, description="Clinical policy TOML file.")
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'crs-cds.sqlite3'}", description="SQLAlchemy database URL."
+    )
+    auto_migrate: bool = Field(default=True, description="Run database migrations at start-up.")
     fhir_allowlist: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="FHIR base URLs the service may call (comma-separated)."
     )

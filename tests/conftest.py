@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from flask.testing import FlaskClient
 
 from service.app import create_app
 from service.settings import Settings
+from service.storage.db import create_database_engine, migrate
 from tests.cds_contract import check_response
 from tests.fhir_builders import NOW
 
@@ -22,9 +25,38 @@ PATIENT_ID = "pat-1"
 PREFETCH_KEYS = ("patient", "observations", "medicationAdministrations", "medicationRequests")
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session; each test gets a copy (migrating per test is slow)."""
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    engine = create_database_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file we copy
+    return path
+
+
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(fhir_allowlist=FHIR_BASE, fhir_deadline_seconds=5, fhir_timeout_seconds=2)
+def database_url(migrated_database: Path, tmp_path: Path) -> str:
+    path = tmp_path / "crs-cds.sqlite3"
+    shutil.copyfile(migrated_database, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(autouse=True)
+def isolated_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read from the environment (the CLI) use this test's database, never the project's."""
+    monkeypatch.setenv("CRS_CDS_DATABASE_URL", database_url)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        fhir_allowlist=FHIR_BASE,
+        fhir_deadline_seconds=5,
+        fhir_timeout_seconds=2,
+        database_url=database_url,
+        auto_migrate=False,
+    )
 
 
 @pytest.fixture

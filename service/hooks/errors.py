@@ -39,6 +39,13 @@ class ServiceNotFound(ApiError):
     code = "not_found"
 
 
+class ServiceUnavailable(ApiError):
+    """503: a dependency (the database) failed; the caller may retry."""
+
+    status = 503
+    code = "unavailable"
+
+
 class PreconditionFailed(ApiError):
     """412: required FHIR data could not be had (CDS Hooks 2.0)."""
 

@@ -3,37 +3,80 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
+from service.cards.render import RenderedCard
 from service.catalog import ServiceDefinition
+from service.crs.assessment import Assessment
 from service.crs.engine import assess, check_drafts
 from service.fhir.fields import reference_of
 from service.hooks.errors import BadRequest, ServiceNotFound, invalid
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.hooks.prefetch import ResolvedData, resolve
-from service.runtime import runtime
+from service.runtime import Runtime, runtime
+from service.storage.repository import CardRecord, HookCall
 
 bp = Blueprint("invoke", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.post("/cds-services/<service_id>")
 def invoke(service_id: str) -> Response:
+    started = time.perf_counter()
     service = find_service(service_id)
     hook_request, context = parse_hook_request(service, read_json_object())
     state = runtime()
     data = resolve(hook_request, service, state.fetcher, state.settings)
+    fetched = time.perf_counter()
     drafts = drafts_to_check(context)
     timeline = state.translator.timeline(_chart_resources(data), drafts)
     now = state.clock()
     if isinstance(context, OrderSignContext):
-        _assessment, checks = check_drafts(timeline, state.policy, now, timeline.draft_orders)
+        assessment, checks = check_drafts(timeline, state.policy, now, timeline.draft_orders)
         rendered = state.renderer.order_checks(checks, {reference_of(draft): draft for draft in drafts})
     else:
-        rendered = state.renderer.patient_view(assess(timeline, state.policy, now), context.patientId)
+        assessment = assess(timeline, state.policy, now)
+        rendered = state.renderer.patient_view(assessment, context.patientId)
+    timings = (1000 * (fetched - started), 1000 * (time.perf_counter() - started))
+    audit(state, hook_request, service, context, assessment, rendered, data, timings)
     return jsonify({"cards": [item.card for item in rendered]})
+
+
+def audit(
+    state: Runtime,
+    hook_request: HookRequest,
+    service: ServiceDefinition,
+    context: PatientViewContext,
+    assessment: Assessment,
+    rendered: list[RenderedCard],
+    data: ResolvedData,
+    timings: tuple[float, float],
+) -> None:
+    """Step 5 of the data flow. A database failure is logged and the cards still go to the clinician."""
+    call = HookCall(
+        created_at=state.clock(),
+        hook_instance=hook_request.hookInstance,
+        service_id=service.id,
+        patient_ref=f"Patient/{context.patientId}",
+        grade=assessment.grade,
+        managed_grade=assessment.managed_grade,
+        rules=list(assessment.rules),
+        policy_version=assessment.policy_version,
+        fetched_keys=list(data.fetched_keys),
+        fetch_ms=round(timings[0], 2),
+        total_ms=round(timings[1], 2),
+    )
+    cards = [CardRecord(r.uuid, r.kind, r.card["indicator"], list(r.rules), list(r.suggestion_uuids)) for r in rendered]
+    try:
+        state.repository.record_hook_call(call, cards)
+    except SQLAlchemyError:
+        log.exception("audit row not written (service %s)", service.id)
 
 
 def drafts_to_check(context: PatientViewContext) -> list[dict[str, Any]]:

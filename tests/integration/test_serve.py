@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -37,10 +39,16 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 2
 
 
 @pytest.fixture(scope="module")
-def served_url() -> Iterator[str]:
+def database_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("served") / "crs-cds.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def served_url(database_path: Path) -> Iterator[str]:
+    """`crs-cds serve` with three gunicorn workers sharing one SQLite database (migrated at start)."""
     port = free_port()
     cli = Path(sys.executable).with_name("crs-cds")
-    env = {**os.environ, "CRS_CDS_WORKERS": "1"}
+    env = {**os.environ, "CRS_CDS_WORKERS": "3", "CRS_CDS_DATABASE_URL": f"sqlite:///{database_path}"}
     process = subprocess.Popen(  # noqa: S603 - our own console script
         [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -68,3 +76,44 @@ def test_served_hook_call(served_url: str) -> None:
 
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
+
+
+def test_parallel_feedback_from_several_workers_loses_nothing_and_stores_nothing_twice(
+    served_url: str, database_path: Path
+) -> None:
+    items = [
+        {"card": f"card-{n}", "outcome": "accepted", "outcomeTimestamp": f"2026-11-20T10:{n % 60:02d}:00Z"}
+        for n in range(60)
+    ]
+    posts = [[item] for item in items] * 2  # every item posted twice, in parallel, across the workers
+
+    def post(batch: list[dict[str, str]]) -> dict[str, int]:
+        response = requests.post(
+            f"{served_url}/cds-services/crs-patient-view/feedback", json={"feedback": batch}, timeout=30
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(post, posts))
+
+    assert sum(result["stored"] for result in results) == 60
+    assert sum(result["duplicates"] for result in results) == 60
+    with sqlite3.connect(database_path) as connection:
+        assert connection.execute("SELECT COUNT(*), COUNT(DISTINCT card_uuid) FROM feedback").fetchone() == (60, 60)
+
+
+def test_parallel_hook_calls_each_write_their_audit_row(served_url: str, database_path: Path) -> None:
+    def call(n: int) -> int:
+        body = hook_body(hookInstance=f"parallel-{n}")
+        return requests.post(f"{served_url}/cds-services/crs-patient-view", json=body, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(call, range(40)))
+
+    assert statuses == [200] * 40
+    with sqlite3.connect(database_path) as connection:
+        after = connection.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT hook_instance) FROM audit WHERE hook_instance LIKE 'parallel-%'"
+        ).fetchone()
+    assert after == (40, 40)

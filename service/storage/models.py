@@ -1,0 +1,69 @@
+"""Tables. Changes go through an Alembic migration in service/migrations/versions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AuditRecord(Base):
+    """One row per hook call (architecture.md "Data flow" step 5). No tokens; the patient reference only."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    hook_instance: Mapped[str] = mapped_column(String(200), index=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    patient_ref: Mapped[str] = mapped_column(String(100))
+    grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    managed_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rules: Mapped[list[str]] = mapped_column(JSON)
+    card_uuids: Mapped[list[str]] = mapped_column(JSON)
+    suggestion_uuids: Mapped[list[str]] = mapped_column(JSON)
+    policy_version: Mapped[str] = mapped_column(String(40))
+    fetched_keys: Mapped[list[str]] = mapped_column(JSON)
+    fetch_ms: Mapped[float] = mapped_column(Float)
+    total_ms: Mapped[float] = mapped_column(Float)
+
+
+class IssuedCard(Base):
+    """Each card sent, so that feedback can be reported per card kind and rule."""
+
+    __tablename__ = "issued_card"
+
+    card_uuid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    hook_instance: Mapped[str] = mapped_column(String(200))
+    service_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    indicator: Mapped[str] = mapped_column(String(10))
+    rules: Mapped[list[str]] = mapped_column(JSON)
+    suggestion_uuids: Mapped[list[str]] = mapped_column(JSON)
+
+
+class Feedback(Base):
+    """One feedback item; ``dedupe_key`` makes a repeated post of the same item a no-op."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    service_id: Mapped[str] = mapped_column(String(64))
+    card_uuid: Mapped[str] = mapped_column(String(200), index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    outcome_timestamp: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    accepted_suggestions: Mapped[list[str]] = mapped_column(JSON)
+    override_system: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    override_code: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    override_display: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    user_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,122 @@
+"""Writes and reads of the audit, issued cards and feedback tables."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from service.storage.models import AuditRecord, Feedback, IssuedCard
+
+
+@dataclass(frozen=True)
+class HookCall:
+    """What one hook call produced, for the audit."""
+
+    created_at: datetime
+    hook_instance: str
+    service_id: str
+    patient_ref: str
+    grade: int | None
+    managed_grade: int | None
+    rules: list[str]
+    policy_version: str
+    fetched_keys: list[str]
+    fetch_ms: float
+    total_ms: float
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    card_uuid: str
+    kind: str
+    indicator: str
+    rules: list[str]
+    suggestion_uuids: list[str]
+
+
+class Repository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record_hook_call(self, call: HookCall, cards: list[CardRecord]) -> None:
+        """One audit row and one row per card, in one transaction."""
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                AuditRecord(
+                    **call.__dict__,
+                    card_uuids=[card.card_uuid for card in cards],
+                    suggestion_uuids=[uuid for card in cards for uuid in card.suggestion_uuids],
+                )
+            )
+            session.add_all(
+                IssuedCard(
+                    card_uuid=card.card_uuid,
+                    created_at=call.created_at,
+                    hook_instance=call.hook_instance,
+                    service_id=call.service_id,
+                    kind=card.kind,
+                    indicator=card.indicator,
+                    rules=card.rules,
+                    suggestion_uuids=card.suggestion_uuids,
+                )
+                for card in cards
+            )
+
+    def record_feedback(self, rows: list[dict[str, Any]]) -> int:
+        """Insert feedback rows, ignoring ones already stored (same dedupe key). Returns how many were new."""
+        if not rows:
+            return 0
+        statement = _insert_ignoring_duplicates(self.engine.dialect.name, rows)
+        with self.engine.begin() as connection:
+            result = connection.execute(statement)
+        return int(result.rowcount or 0)
+
+    def feedback_count(self) -> int:
+        with Session(self.engine) as session:
+            return len(session.scalars(select(Feedback.id)).all())
+
+    def audit_rows(self) -> list[AuditRecord]:
+        with Session(self.engine) as session:
+            return list(session.scalars(select(AuditRecord).order_by(AuditRecord.id)).all())
+
+    def report(self) -> list[ReportRow]:
+        """Cards issued, accepted and overridden per card kind and per rule."""
+        with Session(self.engine) as session:
+            cards = session.execute(select(IssuedCard.card_uuid, IssuedCard.kind, IssuedCard.rules)).all()
+            outcomes = session.execute(select(Feedback.card_uuid, Feedback.outcome)).all()
+        by_card: dict[str, set[str]] = defaultdict(set)
+        for card_uuid, outcome in outcomes:
+            by_card[card_uuid].add(outcome)
+        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for card_uuid, kind, rules in cards:
+            for group in [(kind, "(all rules)"), *((kind, rule) for rule in rules)]:
+                counts[group][0] += 1
+                counts[group][1] += "accepted" in by_card[card_uuid]
+                counts[group][2] += "overridden" in by_card[card_uuid]
+        return [ReportRow(kind, rule, *values) for (kind, rule), values in sorted(counts.items())]
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    kind: str
+    rule: str
+    issued: int
+    accepted: int
+    overridden: int
+
+    def rate(self, count: int) -> str:
+        return f"{100 * count / self.issued:.1f} %" if self.issued else "-"
+
+
+def _insert_ignoring_duplicates(dialect: str, rows: list[dict[str, Any]]) -> Any:
+    if dialect == "sqlite":
+        return sqlite.insert(Feedback).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    if dialect == "postgresql":
+        return postgresql.insert(Feedback).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return insert(Feedback).values(rows)
