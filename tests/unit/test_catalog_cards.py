@@ -161,3 +161,13 @@ def test_wording_and_codes_change_without_python(tmp_path: Path) -> None:
     assert "Bolus 20 mL/kg and oxygen per unit standard." in card.card["detail"]
     codings = card.card["suggestions"][0]["actions"][0]["resource"]["medicationCodeableConcept"]["coding"]
     assert [c["code"] for c in codings] == ["612865", "TOCI-20"]
+
+
+def test_every_wording_key_is_documented() -> None:
+    from service.cards.context import FLAG_TEXTS
+    from service.crs.notes import NOTE_PARAMS
+
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "cards.md").read_text(encoding="utf-8")
+
+    for key in [*NOTE_PARAMS, *(f"flag.{flag}" for flag, text in FLAG_TEXTS.items() if text)]:
+        assert f"`{key}`" in reference, key
