@@ -7,17 +7,19 @@ import logging
 import requests
 from flask import Flask
 
-from service import health
+from service import health, http_policy, openapi
 from service.cards.render import CardRenderer
 from service.cards.validate import validate_catalog
 from service.catalog import load_services
 from service.catalog.cards import load_card_catalog
 from service.fhir.fetcher import FhirFetcher, pooled_session
 from service.fhir.translate import Translator
-from service.hooks import discovery, feedback, invoke
+from service.hooks import auth, discovery, feedback, invoke
 from service.hooks.errors import register_error_handlers
 from service.policy_file import load_policy
 from service.runtime import Runtime
+from service.security.clients import load_clients
+from service.security.jwt_auth import JwksCache, JwtVerifier
 from service.settings import Settings
 from service.storage.db import create_database_engine, migrate
 from service.storage.repository import Repository
@@ -33,8 +35,14 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     build_runtime(settings, session).install(app)
     register_error_handlers(app)
-    for blueprint in (health.bp, discovery.bp, invoke.bp, feedback.bp):
+    for blueprint in (health.bp, openapi.bp, discovery.bp, invoke.bp, feedback.bp):
         app.register_blueprint(blueprint)
+    auth.install(app)
+    http_policy.install(app, settings)
+    if settings.auth == "off":
+        log.warning(
+            "CRS_CDS_AUTH=off: EHR authentication is DISABLED. Local development only; never expose this service."
+        )
     return app
 
 
@@ -54,6 +62,7 @@ def build_runtime(settings: Settings, session: requests.Session | None = None) -
     if settings.auto_migrate:
         migrate(engine)
         engine.dispose()  # no pooled connection may cross a gunicorn fork
+    repository = Repository(engine)
     validate_catalog(catalog, policy)
     return Runtime(
         settings=settings,
@@ -62,5 +71,21 @@ def build_runtime(settings: Settings, session: requests.Session | None = None) -
         policy=policy,
         translator=Translator.from_policy(policy),
         renderer=CardRenderer(catalog),
-        repository=Repository(engine),
+        repository=repository,
+        verifier=_verifier(settings, repository),
+    )
+
+
+def _verifier(settings: Settings, repository: Repository) -> JwtVerifier | None:
+    if settings.auth == "off":
+        return None
+    clients = load_clients(settings.clients)
+    if not clients:
+        log.warning("no trusted EHR issuers (CRS_CDS_CLIENTS): every CDS Hooks call will be refused with 401")
+    return JwtVerifier(
+        clients,
+        JwksCache(pooled_session(4), settings.jwks_refresh_seconds),
+        repository,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
     )

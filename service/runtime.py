@@ -13,6 +13,7 @@ from service.catalog import ServiceDefinition
 from service.crs.policy import Policy
 from service.fhir.fetcher import FhirFetcher
 from service.fhir.translate import Translator
+from service.security.jwt_auth import JwtVerifier
 from service.settings import Settings
 from service.storage.repository import Repository
 
@@ -28,6 +29,7 @@ class Runtime:
     translator: Translator
     renderer: CardRenderer
     repository: Repository
+    verifier: JwtVerifier | None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def install(self, app: Flask) -> None:

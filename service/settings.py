@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(default=20, ge=1, le=1000)
     fhir_max_workers: int = Field(default=8, ge=1, le=64)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    auth: Literal["on", "off"] = Field(
+        default="on", description="JWT authentication of the EHR (off: local work only)."
+    )
+    clients: Path | None = Field(default=None, description="Trusted EHR issuers (TOML or YAML).")
+    public_base_url: str | None = Field(default=None, description="Base URL the EHR calls; builds the JWT audience.")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Browser origins allowed by CORS."
+    )
+    jwt_leeway_seconds: int = Field(default=60, ge=0, le=300)
+    jwt_max_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
+    jwks_refresh_seconds: int = Field(default=60, ge=10, le=86400)
+    json_max_depth: int = Field(default=64, ge=16, le=1000)
+    json_max_array_items: int = Field(default=200_000, ge=1000)
     workers: int = Field(default=2, ge=1, le=64, description="gunicorn worker processes")
     threads: int = Field(default=4, ge=1, le=64, description="threads per gunicorn worker")
     request_timeout_seconds: int = Field(default=30, ge=1, le=600, description="gunicorn worker timeout")
@@ -79,6 +92,26 @@ class Settings(BaseSettings):
         if not isinstance(value, list | tuple):
             raise ValueError("expected a comma-separated list of base URLs")
         return tuple(check_fhir_base_url(str(item)) for item in value)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> tuple[str, ...]:
+        items = [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+        for origin in items:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/"):
+                raise ValueError(f"{origin!r} is not an origin such as https://ehr.example.org")
+        return tuple(origin.rstrip("/") for origin in items)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} is not an absolute base URL")
+        return value.rstrip("/")
 
     @field_validator("catalog_dir")
     @classmethod

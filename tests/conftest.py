@@ -19,6 +19,7 @@ from service.settings import Settings
 from service.storage.db import create_database_engine, migrate
 from tests.cds_contract import check_response
 from tests.fhir_builders import NOW
+from tests.jwt_support import TEST_BASE, EhrKeys, SigningClient, write_clients_file
 
 FHIR_BASE = "https://fhir.example.org/r4"
 PATIENT_ID = "pat-1"
@@ -48,10 +49,23 @@ def isolated_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("CRS_CDS_DATABASE_URL", database_url)
 
 
+@pytest.fixture(scope="session")
+def ehr_keys() -> EhrKeys:
+    return EhrKeys.generate()
+
+
+@pytest.fixture(scope="session")
+def clients_file(ehr_keys: EhrKeys, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_clients_file(tmp_path_factory.mktemp("clients") / "clients.toml", ehr_keys, [FHIR_BASE])
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, clients_file: Path) -> Settings:
+    """Authentication on, as in production: the test client signs every call as a trusted EHR."""
     return Settings(
-        fhir_allowlist=FHIR_BASE,
+        auth="on",
+        clients=clients_file,
+        public_base_url=TEST_BASE,
         fhir_deadline_seconds=5,
         fhir_timeout_seconds=2,
         database_url=database_url,
@@ -60,9 +74,10 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Flask:
+def app(settings: Settings, ehr_keys: EhrKeys) -> Flask:
     flask_app = create_app(settings)
     flask_app.config["TESTING"] = True
+    flask_app.test_client_class = type("TestEhrClient", (SigningClient,), {"keys": ehr_keys})
     runtime = flask_app.extensions["crs_cds"]
     flask_app.extensions["crs_cds"] = dataclasses.replace(runtime, clock=lambda: NOW)
     return flask_app

@@ -16,6 +16,7 @@ from service.catalog import ServiceDefinition
 from service.crs.assessment import Assessment
 from service.crs.engine import assess, check_drafts
 from service.fhir.fields import reference_of
+from service.hooks.auth import allowed_fhir_servers
 from service.hooks.errors import BadRequest, ServiceNotFound, invalid
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.hooks.prefetch import ResolvedData, resolve
@@ -32,7 +33,7 @@ def invoke(service_id: str) -> Response:
     service = find_service(service_id)
     hook_request, context = parse_hook_request(service, read_json_object())
     state = runtime()
-    data = resolve(hook_request, service, state.fetcher, state.settings)
+    data = resolve(hook_request, service, state.fetcher, allowed_fhir_servers())
     fetched = time.perf_counter()
     drafts = drafts_to_check(context)
     timeline = state.translator.timeline(_chart_resources(data), drafts)
@@ -106,11 +107,30 @@ def read_json_object() -> dict[str, Any]:
         raise BadRequest("Content-Type must be application/json")
     try:
         body = json.loads(request.get_data(cache=False))
+    except RecursionError as error:
+        raise BadRequest("the JSON body is nested too deeply") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest("the body is not valid JSON") from error
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    settings = runtime().settings
+    check_json_shape(body, settings.json_max_depth, settings.json_max_array_items)
     return body
+
+
+def check_json_shape(body: object, max_depth: int, max_items: int) -> None:
+    """Depth and array limits, iteratively (a deep body must not exhaust the stack while being checked)."""
+    pending: list[tuple[object, int]] = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > max_depth:
+            raise BadRequest(f"the JSON body is nested deeper than {max_depth} levels")
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            if len(value) > max_items:
+                raise BadRequest(f"a JSON array has more than {max_items} items")
+            pending.extend((item, depth + 1) for item in value)
 
 
 def parse_hook_request(service: ServiceDefinition, body: dict[str, Any]) -> tuple[HookRequest, PatientViewContext]:

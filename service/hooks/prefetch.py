@@ -21,7 +21,7 @@ from service.fhir.errors import FhirError
 from service.fhir.fetcher import FhirFetcher, Query
 from service.hooks.errors import BadRequest, PreconditionFailed
 from service.hooks.models import HookRequest
-from service.settings import Settings
+from service.settings import normalise_base_url
 
 TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 USER_TOKEN_TYPES = {
@@ -83,11 +83,14 @@ def _user_token(token: str, user_id: object) -> str | None:
     return resource_id if USER_TOKEN_TYPES.get(token) == resource_type else None
 
 
-def resolve(request: HookRequest, service: ServiceDefinition, fetcher: FhirFetcher, settings: Settings) -> ResolvedData:
+def resolve(
+    request: HookRequest, service: ServiceDefinition, fetcher: FhirFetcher, allowed_servers: tuple[str, ...]
+) -> ResolvedData:
+    """``allowed_servers``: the FHIR base URLs this caller may make us call (anything else: 400)."""
     plan = _plan(request, service)
     if not plan.to_fetch and not plan.to_continue:
         return ResolvedData(plan.ready)
-    client = _client(request, plan, fetcher, settings)
+    client = _client(request, plan, fetcher, allowed_servers)
     if client is None:
         # Pages beyond the first of a prefetched Bundle, with no server to fetch them from.
         return ResolvedData({**plan.ready, **_first_pages(plan)}, incomplete_keys=tuple(plan.to_continue))
@@ -124,7 +127,7 @@ def _first_pages(plan: _Plan) -> dict[str, list[FhirResource]]:
     return {key: bundle_resources(bundle) for key, bundle in plan.to_continue.items()}
 
 
-def _client(request: HookRequest, plan: _Plan, fetcher: FhirFetcher, settings: Settings) -> FhirClient | None:
+def _client(request: HookRequest, plan: _Plan, fetcher: FhirFetcher, allowed: tuple[str, ...]) -> FhirClient | None:
     if request.fhirServer is None:
         if plan.to_fetch:
             raise PreconditionFailed(
@@ -132,7 +135,7 @@ def _client(request: HookRequest, plan: _Plan, fetcher: FhirFetcher, settings: S
                 missing=sorted(plan.to_fetch),
             )
         return None
-    if not settings.allows_fhir_server(request.fhirServer):
+    if normalise_base_url(request.fhirServer) not in allowed:
         raise BadRequest("fhirServer is not an allowed FHIR server for this service")
     return fetcher.client(request.fhirServer, request.access_token)
 

@@ -67,3 +67,12 @@ class Feedback(Base):
     override_display: Mapped[str | None] = mapped_column(String(300), nullable=True)
     user_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class JwtReplay(Base):
+    """A JWT already used: sha256 of issuer and jti; kept until the token expires."""
+
+    __tablename__ = "jwt_replay"
+
+    token_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.storage.models import AuditRecord, Feedback, IssuedCard
+from service.storage.models import AuditRecord, Base, Feedback, IssuedCard, JwtReplay
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,26 @@ class Repository:
         """Insert feedback rows, ignoring ones already stored (same dedupe key). Returns how many were new."""
         if not rows:
             return 0
-        statement = _insert_ignoring_duplicates(self.engine.dialect.name, rows)
+        statement = _insert_ignoring_duplicates(self.engine.dialect.name, Feedback, rows, "dedupe_key")
         with self.engine.begin() as connection:
             result = connection.execute(statement)
         return int(result.rowcount or 0)
+
+    def first_use(self, issuer: str, jti: str, expires_at: datetime) -> bool:
+        """Record a JWT's (issuer, jti); False if any worker recorded it before (a replay).
+
+        The primary key makes the check and the insert one atomic step across processes. Expired entries
+        are removed as new ones arrive, so the table holds only tokens still within their lifetime.
+        """
+        token_key = hashlib.sha256(f"{issuer}\x1f{jti}".encode()).hexdigest()
+        row = {"token_key": token_key, "expires_at": expires_at}
+        expired_before = datetime.now(UTC) - timedelta(minutes=10)
+        with self.engine.begin() as connection:
+            connection.execute(delete(JwtReplay).where(JwtReplay.expires_at < expired_before))
+            result = connection.execute(
+                _insert_ignoring_duplicates(self.engine.dialect.name, JwtReplay, [row], "token_key")
+            )
+        return bool(result.rowcount)
 
     def feedback_count(self) -> int:
         with Session(self.engine) as session:
@@ -114,9 +131,10 @@ class ReportRow:
         return f"{100 * count / self.issued:.1f} %" if self.issued else "-"
 
 
-def _insert_ignoring_duplicates(dialect: str, rows: list[dict[str, Any]]) -> Any:
+def _insert_ignoring_duplicates(dialect: str, table: type[Base], rows: list[dict[str, Any]], unique: str) -> Any:
+    """INSERT that skips rows whose unique key exists: atomic across processes, so nothing is stored twice."""
     if dialect == "sqlite":
-        return sqlite.insert(Feedback).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        return sqlite.insert(table).values(rows).on_conflict_do_nothing(index_elements=[unique])
     if dialect == "postgresql":
-        return postgresql.insert(Feedback).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return insert(Feedback).values(rows)
+        return postgresql.insert(table).values(rows).on_conflict_do_nothing(index_elements=[unique])
+    return insert(table).values(rows)

@@ -62,7 +62,7 @@ def request_without(*keys: str, prefetch: dict[str, Any] | None = None) -> HookR
 def run_resolve(app: Flask, hook_request: HookRequest) -> ResolvedData:
     with app.app_context():
         state = runtime()
-        return resolve(hook_request, state.services["crs-patient-view"], state.fetcher, state.settings)
+        return resolve(hook_request, state.services["crs-patient-view"], state.fetcher, (FHIR_BASE,))
 
 
 @responses.activate

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import hook_body
+from tests.jwt_support import EhrKeys
 
 
 def free_port() -> int:
@@ -44,11 +45,18 @@ def database_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served_url(database_path: Path) -> Iterator[str]:
-    """`crs-cds serve` with three gunicorn workers sharing one SQLite database (migrated at start)."""
+def served_url(database_path: Path, clients_file: Path) -> Iterator[str]:
+    """`crs-cds serve` with three gunicorn workers sharing one SQLite database (migrated at start),
+    authentication on, trusting the test EHR."""
     port = free_port()
     cli = Path(sys.executable).with_name("crs-cds")
-    env = {**os.environ, "CRS_CDS_WORKERS": "3", "CRS_CDS_DATABASE_URL": f"sqlite:///{database_path}"}
+    env = {
+        **os.environ,
+        "CRS_CDS_WORKERS": "3",
+        "CRS_CDS_DATABASE_URL": f"sqlite:///{database_path}",
+        "CRS_CDS_CLIENTS": str(clients_file),
+        "CRS_CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
     process = subprocess.Popen(  # noqa: S603 - our own console script
         [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -64,22 +72,32 @@ def served_url(database_path: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def test_served_discovery_and_probes(served_url: str) -> None:
+def signed(keys: EhrKeys, url: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {keys.sign(url)}"}
+
+
+def test_served_discovery_and_probes(served_url: str, ehr_keys: EhrKeys) -> None:
     assert requests.get(f"{served_url}/healthz", timeout=5).json() == {"status": "ok"}
     assert requests.get(f"{served_url}/readyz", timeout=5).status_code == 200
-    services = requests.get(f"{served_url}/cds-services", timeout=5).json()["services"]
+    url = f"{served_url}/cds-services"
+    services = requests.get(url, headers=signed(ehr_keys, url), timeout=5).json()["services"]
     assert len(services) == 3
 
 
-def test_served_hook_call(served_url: str) -> None:
-    response = requests.post(f"{served_url}/cds-services/crs-patient-view", json=hook_body(), timeout=5)
+def test_served_unsigned_call_is_refused_and_signed_call_succeeds(served_url: str, ehr_keys: EhrKeys) -> None:
+    url = f"{served_url}/cds-services/crs-patient-view"
 
-    assert response.status_code == 200
-    assert response.headers["Content-Type"] == "application/json"
+    unsigned = requests.post(url, json=hook_body(), timeout=5)
+    signed_call = requests.post(url, json=hook_body(), headers=signed(ehr_keys, url), timeout=5)
+
+    assert unsigned.status_code == 401
+    assert unsigned.json() == {"error": "unauthorized", "message": "authentication required"}
+    assert signed_call.status_code == 200
+    assert signed_call.headers["Content-Type"] == "application/json"
 
 
 def test_parallel_feedback_from_several_workers_loses_nothing_and_stores_nothing_twice(
-    served_url: str, database_path: Path
+    served_url: str, database_path: Path, ehr_keys: EhrKeys
 ) -> None:
     items = [
         {"card": f"card-{n}", "outcome": "accepted", "outcomeTimestamp": f"2026-11-20T10:{n % 60:02d}:00Z"}
@@ -87,10 +105,10 @@ def test_parallel_feedback_from_several_workers_loses_nothing_and_stores_nothing
     ]
     posts = [[item] for item in items] * 2  # every item posted twice, in parallel, across the workers
 
+    url = f"{served_url}/cds-services/crs-patient-view/feedback"
+
     def post(batch: list[dict[str, str]]) -> dict[str, int]:
-        response = requests.post(
-            f"{served_url}/cds-services/crs-patient-view/feedback", json={"feedback": batch}, timeout=30
-        )
+        response = requests.post(url, json={"feedback": batch}, headers=signed(ehr_keys, url), timeout=30)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -103,10 +121,14 @@ def test_parallel_feedback_from_several_workers_loses_nothing_and_stores_nothing
         assert connection.execute("SELECT COUNT(*), COUNT(DISTINCT card_uuid) FROM feedback").fetchone() == (60, 60)
 
 
-def test_parallel_hook_calls_each_write_their_audit_row(served_url: str, database_path: Path) -> None:
+def test_parallel_hook_calls_each_write_their_audit_row(
+    served_url: str, database_path: Path, ehr_keys: EhrKeys
+) -> None:
+    url = f"{served_url}/cds-services/crs-patient-view"
+
     def call(n: int) -> int:
         body = hook_body(hookInstance=f"parallel-{n}")
-        return requests.post(f"{served_url}/cds-services/crs-patient-view", json=body, timeout=30).status_code
+        return requests.post(url, json=body, headers=signed(ehr_keys, url), timeout=30).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(call, range(40)))

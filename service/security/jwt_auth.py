@@ -1,0 +1,166 @@
+"""Verification of the EHR's CDS Hooks 2.0 JWT.
+
+Order of checks: well-formed, asymmetric ``alg`` with a ``kid``, a trusted ``iss`` that may use that
+algorithm, the key from the issuer's JWKS (or an allowed ``jku``), signature, ``aud`` = the endpoint
+called, ``exp``/``iat``/``nbf`` with leeway, a bounded lifetime, the tenant, and a ``jti`` never seen
+before by any worker. Unknown claims (Epic's ``sub``) are ignored. Any failure is AuthenticationFailed:
+the reason is for the log, never for the response, and never contains the token.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import jwt
+import requests
+
+from service.security.clients import ASYMMETRIC, TrustedClient
+
+
+class AuthenticationFailed(Exception):
+    """The caller could not be authenticated; ``reason`` is safe to log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ReplayGuard(Protocol):
+    def first_use(self, issuer: str, jti: str, expires_at: datetime) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    issuer: str
+    client: TrustedClient
+    tenant: str | None
+
+
+class JwksCache:
+    """JWKS by URL, fetched with requests, refreshed on an unknown ``kid`` at most once per interval."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        refresh_seconds: float,
+        timeout: float = 3.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session = session
+        self._refresh_seconds = refresh_seconds
+        self._timeout = timeout
+        self._monotonic = monotonic
+        self._sets: dict[str, tuple[float, jwt.PyJWKSet]] = {}
+        self._lock = threading.Lock()
+
+    def key(self, url: str, kid: str) -> jwt.PyJWK:
+        with self._lock:
+            cached = self._sets.get(url)
+            if cached is None or (
+                self._find(cached[1], kid) is None and self._monotonic() - cached[0] >= self._refresh_seconds
+            ):
+                cached = (self._monotonic(), self._fetch(url))
+                self._sets[url] = cached
+        found = self._find(cached[1], kid)
+        if found is None:
+            raise AuthenticationFailed("unknown kid")
+        return found
+
+    def _fetch(self, url: str) -> jwt.PyJWKSet:
+        try:
+            response = self._session.get(url, timeout=self._timeout, allow_redirects=False)
+            response.raise_for_status()
+            return jwt.PyJWKSet.from_dict(response.json())
+        except (requests.RequestException, ValueError, jwt.PyJWKSetError, jwt.InvalidKeyError) as error:
+            raise AuthenticationFailed(f"JWKS unavailable ({type(error).__name__})") from error
+
+    @staticmethod
+    def _find(key_set: jwt.PyJWKSet, kid: str) -> jwt.PyJWK | None:
+        return next((key for key in key_set.keys if key.key_id == kid), None)
+
+
+class JwtVerifier:
+    def __init__(
+        self,
+        clients: dict[str, TrustedClient],
+        jwks: JwksCache,
+        replay: ReplayGuard,
+        *,
+        leeway_seconds: int,
+        max_lifetime_seconds: int,
+    ) -> None:
+        self._clients = clients
+        self._jwks = jwks
+        self._replay = replay
+        self._leeway = leeway_seconds
+        self._max_lifetime = max_lifetime_seconds
+
+    def verify(self, token: str, audience: str) -> Caller:
+        header, unverified = _unverified_parts(token)
+        client = self._clients.get(str(unverified.get("iss")))
+        if client is None:
+            raise AuthenticationFailed("untrusted issuer")
+        alg = header["alg"]
+        if alg not in client.algorithms:
+            raise AuthenticationFailed(f"algorithm {alg} not allowed for this issuer")
+        claims = self._decode(token, client, header, audience)
+        if client.tenant is not None and claims.get("tenant") != client.tenant:
+            raise AuthenticationFailed("wrong tenant")
+        expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=UTC)
+        if not self._replay.first_use(client.issuer, str(claims["jti"]), expires_at):
+            raise AuthenticationFailed("replayed jti")
+        return Caller(client.issuer, client, claims.get("tenant"))
+
+    def _decode(self, token: str, client: TrustedClient, header: dict[str, Any], audience: str) -> dict[str, Any]:
+        key = self._key(client, header)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=[header["alg"]],
+                audience=audience,
+                issuer=client.issuer,
+                leeway=self._leeway,
+                options={"require": ["iss", "aud", "exp", "iat", "jti"]},
+            )
+        except jwt.PyJWTError as error:
+            raise AuthenticationFailed(f"token rejected ({type(error).__name__})") from error
+        if float(claims["exp"]) - float(claims["iat"]) > self._max_lifetime:
+            raise AuthenticationFailed("token lifetime too long")
+        return claims
+
+    def _key(self, client: TrustedClient, header: dict[str, Any]) -> jwt.PyJWK:
+        kid = str(header["kid"])
+        jku = header.get("jku")
+        if jku is not None:
+            if jku not in client.allowed_jku:
+                raise AuthenticationFailed("jku not allowed for this issuer")
+            return self._jwks.key(str(jku), kid)
+        if client.jwks is not None:
+            key = next((k for k in jwt.PyJWKSet.from_dict(client.jwks).keys if k.key_id == kid), None)
+            if key is None:
+                raise AuthenticationFailed("unknown kid")
+            return key
+        if client.jwks_url is None:
+            raise AuthenticationFailed("no key source for this issuer")
+        return self._jwks.key(client.jwks_url, kid)
+
+
+def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as error:
+        raise AuthenticationFailed("malformed token") from error
+    if header.get("alg") not in ASYMMETRIC:
+        raise AuthenticationFailed(f"algorithm {header.get('alg')!r} refused")
+    if not isinstance(header.get("kid"), str) or not header["kid"]:
+        raise AuthenticationFailed("kid missing")
+    if "typ" in header and str(header["typ"]).upper() != "JWT":
+        raise AuthenticationFailed("typ is not JWT")
+    return header, claims
