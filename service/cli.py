@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from service.catalog import CatalogError
 from service.policy_file import PolicyError
+from service.security.clients import ClientsError
 from service.settings import Settings
 from service.storage.db import is_reachable
 
@@ -42,7 +43,7 @@ def checked_runtime_settings() -> Settings:
     settings = load_settings()
     try:
         state = build_runtime(settings.model_copy(update={"auto_migrate": False}))
-    except (CatalogError, PolicyError) as error:
+    except (CatalogError, PolicyError, ClientsError) as error:
         raise ConfigProblem(str(error)) from error
     if not is_reachable(state.repository.engine):
         raise ConfigProblem("CRS_CDS_DATABASE_URL: the database cannot be reached")

@@ -118,6 +118,8 @@ class JwtVerifier:
 
     def _decode(self, token: str, client: TrustedClient, header: dict[str, Any], audience: str) -> dict[str, Any]:
         key = self._key(client, header)
+        if not key_fits_algorithm(key, header["alg"]):
+            raise AuthenticationFailed("the key named by kid does not fit the algorithm")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -128,7 +130,7 @@ class JwtVerifier:
                 leeway=self._leeway,
                 options={"require": ["iss", "aud", "exp", "iat", "jti"]},
             )
-        except jwt.PyJWTError as error:
+        except (jwt.PyJWTError, TypeError, ValueError) as error:  # PyJWT lets some key errors escape its tree
             raise AuthenticationFailed(f"token rejected ({type(error).__name__})") from error
         if float(claims["exp"]) - float(claims["iat"]) > self._max_lifetime:
             raise AuthenticationFailed("token lifetime too long")
@@ -149,6 +151,17 @@ class JwtVerifier:
         if client.jwks_url is None:
             raise AuthenticationFailed("no key source for this issuer")
         return self._jwks.key(client.jwks_url, kid)
+
+
+KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+
+
+def key_fits_algorithm(key: jwt.PyJWK, alg: str) -> bool:
+    """The JWK's key type must be the algorithm's family (RSA for RS/PS, EC for ES, OKP for EdDSA).
+
+    PyJWT raises TypeError, not a PyJWTError, when an EC key meets an RSA algorithm: checked here first.
+    """
+    return bool(key.key_type == KEY_TYPES.get(alg[:2]))
 
 
 def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
