@@ -150,3 +150,94 @@ def db_upgrade() -> None:
     engine = create_database_engine(load_settings().database_url)
     migrate(engine)
     click.echo(f"database at revision {current_revision(engine)}")
+
+
+@main.command()
+@click.option(
+    "--service", "service_url", required=True, help="Base URL of the CDS service, e.g. http://127.0.0.1:8080."
+)
+@click.option("--patient", "patient_id", required=True, help="FHIR id of the patient.")
+@click.option(
+    "--hook",
+    type=click.Choice(["patient-view", "order-select", "order-sign"]),
+    default="patient-view",
+    show_default=True,
+)
+@click.option("--fhir-server", default=None, help="FHIR base URL the EHR prefetches from (and passes as fhirServer).")
+@click.option("--fhir-token", default=None, help="Bearer token for the FHIR server (sent as fhirAuthorization).")
+@click.option("--no-prefetch", is_flag=True, help="Send no prefetch: the service must fetch from --fhir-server itself.")
+@click.option(
+    "--draft-order", "draft_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--sign-with",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Private key PEM signing the EHR JWT.",
+)
+@click.option(
+    "--issuer", default="https://ehr.localhost", show_default=True, help="JWT iss (a trusted issuer of the service)."
+)
+@click.option("--kid", default="crs-cds-dev", show_default=True, help="JWT kid (the key's id in the issuer's JWKS).")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw CDS Hooks response.")
+def call(
+    service_url: str,
+    patient_id: str,
+    hook: str,
+    fhir_server: str | None,
+    fhir_token: str | None,
+    no_prefetch: bool,
+    draft_files: tuple[Path, ...],
+    sign_with: Path | None,
+    issuer: str,
+    kid: str,
+    as_json: bool,
+) -> None:
+    """Act as an EHR: discovery, prefetch from the FHIR server, a signed hook call; print the cards."""
+    from service.ehr_simulator import HookCall, Signer, SimulatorError, call_service, format_cards
+
+    hook_call = HookCall(
+        service_url=service_url,
+        hook=hook,
+        patient_id=patient_id,
+        fhir_server=fhir_server,
+        fhir_token=fhir_token,
+        draft_orders=[_draft_order(path) for path in draft_files],
+        prefetch=not no_prefetch,
+        signer=Signer.from_pem(sign_with, issuer, kid) if sign_with else None,
+    )
+    try:
+        response = call_service(hook_call)
+    except (SimulatorError, OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(response, indent=2) if as_json else format_cards(response))
+
+
+def _draft_order(path: Path) -> dict[str, Any]:
+    resource = _read_json(path)
+    if resource.get("resourceType") != "MedicationRequest":
+        raise click.BadParameter(f"{path} is not a MedicationRequest", param_hint="--draft-order")
+    return resource
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys for development EHRs."""
+
+
+@keys.command("generate")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write into."
+)
+@click.option("--issuer", default="https://ehr.localhost", show_default=True)
+@click.option("--kid", default="crs-cds-dev", show_default=True)
+@click.option("--fhir-server", "fhir_servers", multiple=True, help="FHIR base URL this EHR may make the service call.")
+def keys_generate(out_dir: Path, issuer: str, kid: str, fhir_servers: tuple[str, ...]) -> None:
+    """Write an ES384 private key and a clients file trusting it (development only)."""
+    from service.security.dev_keys import write_development_client
+
+    key_path, clients_path = write_development_client(out_dir, issuer, kid, list(fhir_servers))
+    click.echo(f"private key: {key_path}\nclients file: {clients_path}")
+    click.echo(f"serve with: CRS_CDS_CLIENTS={clients_path} crs-cds serve")
+    click.echo(
+        f"call with:  crs-cds call --sign-with {key_path} --issuer {issuer} --kid {kid} --service ... --patient ..."
+    )

@@ -2,74 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
+import responses
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
 
-from tests.conftest import hook_body
-from tests.jwt_support import EhrKeys
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -> None:
-    ends_at = time.monotonic() + seconds
-    while time.monotonic() < ends_at:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not come up")
-
-
-@pytest.fixture(scope="module")
-def database_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("served") / "crs-cds.sqlite3"
-
-
-@pytest.fixture(scope="module")
-def served_url(database_path: Path, clients_file: Path) -> Iterator[str]:
-    """`crs-cds serve` with three gunicorn workers sharing one SQLite database (migrated at start),
-    authentication on, trusting the test EHR."""
-    port = free_port()
-    cli = Path(sys.executable).with_name("crs-cds")
-    env = {
-        **os.environ,
-        "CRS_CDS_WORKERS": "3",
-        "CRS_CDS_DATABASE_URL": f"sqlite:///{database_path}",
-        "CRS_CDS_CLIENTS": str(clients_file),
-        "CRS_CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    process = subprocess.Popen(  # noqa: S603 - our own console script
-        [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{base_url}/healthz", process)
-        yield base_url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+from service.cli import main
+from tests import fhir_builders
+from tests.conftest import FHIR_BASE, PATIENT_ID, hook_body
+from tests.fhir_builders import bp, car_t, device, patient, temp, weight
+from tests.jwt_support import ISSUER, KID_EC, EhrKeys
 
 
 def signed(keys: EhrKeys, url: str) -> dict[str, str]:
@@ -139,3 +87,56 @@ def test_parallel_hook_calls_each_write_their_audit_row(
             "SELECT COUNT(*), COUNT(DISTINCT hook_instance) FROM audit WHERE hook_instance LIKE 'parallel-%'"
         ).fetchone()
     assert after == (40, 40)
+
+
+@responses.activate
+def test_crs_cds_call_acts_as_a_signed_ehr_with_prefetch(
+    served_url: str, ehr_keys: EhrKeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`crs-cds call`: discovery, prefetch from the FHIR server, a signed call, readable cards."""
+    monkeypatch.setattr(fhir_builders, "NOW", datetime.now(UTC))  # the served app runs on the real clock
+    responses.add_passthru(served_url)
+    chart = [patient(), car_t(hours_ago=96), weight(70), temp(1, 38.8), bp(1, 84), device(1, "non-rebreather")]
+    by_type = {
+        kind: [r for r in chart if r["resourceType"] == kind] for kind in ("Observation", "MedicationAdministration")
+    }
+    responses.get(f"{FHIR_BASE}/Patient/{PATIENT_ID}", json=chart[0])
+    for kind, resources in {**by_type, "MedicationRequest": []}.items():
+        responses.get(
+            f"{FHIR_BASE}/{kind}",
+            json={"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]},
+        )
+    key = tmp_path / "ehr.pem"
+    key.write_bytes(
+        ehr_keys.ec_private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    args = [
+        "call",
+        "--service",
+        served_url,
+        "--patient",
+        PATIENT_ID,
+        "--fhir-server",
+        FHIR_BASE,
+        "--sign-with",
+        str(key),
+        "--issuer",
+        ISSUER,
+        "--kid",
+        KID_EC,
+    ]
+
+    result = CliRunner().invoke(main, args)
+
+    assert result.exit_code == 0, result.output
+    assert "[CRITICAL] CRS grade 3 (ASTCT); 2 orders suggested" in result.output
+    assert "-> Order tocilizumab (recommended): Tocilizumab 560 mg IV over 1 h" in result.output
+
+
+def test_crs_cds_call_unsigned_is_refused(served_url: str) -> None:
+    result = CliRunner().invoke(main, ["call", "--service", served_url, "--patient", PATIENT_ID])
+
+    assert result.exit_code == 1
+    assert "answered 401" in result.output

@@ -1,0 +1,187 @@
+"""Acting as an EHR: discovery, prefetch resolved against a FHIR server, a signed hook call, cards printed.
+
+Used by ``crs-cds call`` so that an informatics team can exercise the service against a FHIR sandbox, and
+by the README to show an authenticated call.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jwt
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from service.fhir.bundles import bundle_resources, next_link
+
+TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+READ_SCOPES = " ".join(
+    f"user/{kind}.read" for kind in ("Patient", "Observation", "MedicationAdministration", "MedicationRequest")
+)
+SERVICE_FOR_HOOK = {
+    "patient-view": "crs-patient-view",
+    "order-select": "crs-order-select",
+    "order-sign": "crs-order-sign",
+}
+
+
+class SimulatorError(Exception):
+    """A step of the simulated EHR failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Signs CDS Hooks JWTs with a private key PEM (EC P-384 -> ES384, RSA -> RS384)."""
+
+    key: Any
+    issuer: str
+    kid: str
+
+    @classmethod
+    def from_pem(cls, path: Path, issuer: str, kid: str) -> Signer:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+            raise SimulatorError(f"{path}: only EC and RSA private keys are supported")
+        return cls(key, issuer, kid)
+
+    @property
+    def algorithm(self) -> str:
+        return "ES384" if isinstance(self.key, ec.EllipticCurvePrivateKey) else "RS384"
+
+    def token(self, audience: str) -> str:
+        now = int(time.time())
+        claims = {"iss": self.issuer, "aud": audience, "exp": now + 300, "iat": now, "jti": str(uuid.uuid4())}
+        return jwt.encode(claims, self.key, algorithm=self.algorithm, headers={"kid": self.kid, "typ": "JWT"})
+
+
+@dataclass
+class HookCall:
+    service_url: str
+    hook: str
+    patient_id: str
+    fhir_server: str | None = None
+    fhir_token: str | None = None
+    user_id: str = "Practitioner/crs-cds-cli"
+    draft_orders: list[dict[str, Any]] = field(default_factory=list)
+    prefetch: bool = True
+    signer: Signer | None = None
+    timeout: float = 30.0
+
+
+def call_service(call: HookCall, session: requests.Session | None = None) -> dict[str, Any]:
+    """Run discovery, resolve prefetch (unless disabled), and post the hook; returns the CDS response."""
+    http = session or requests.Session()
+    base = call.service_url.rstrip("/")
+    discovery = _get_json(http, f"{base}/cds-services", call, signed=True)
+    service = next((s for s in discovery.get("services", []) if s.get("hook") == call.hook), None)
+    if service is None:
+        raise SimulatorError(f"discovery at {base}/cds-services lists no {call.hook} service")
+    body = hook_request(call)
+    if call.prefetch and call.fhir_server:
+        body["prefetch"] = resolve_prefetch(http, service.get("prefetch", {}), body["context"], call)
+    url = f"{base}/cds-services/{service['id']}"
+    response = http.post(url, json=body, headers=_headers(call, url), timeout=call.timeout)
+    if response.status_code != 200:
+        raise SimulatorError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def hook_request(call: HookCall) -> dict[str, Any]:
+    context: dict[str, Any] = {"userId": call.user_id, "patientId": call.patient_id}
+    if call.hook in ("order-select", "order-sign"):
+        context["draftOrders"] = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in call.draft_orders],
+        }
+    if call.hook == "order-select":
+        context["selections"] = [f"{r['resourceType']}/{r['id']}" for r in call.draft_orders if r.get("id")]
+    body: dict[str, Any] = {"hook": call.hook, "hookInstance": str(uuid.uuid4()), "context": context}
+    if call.fhir_server:
+        body["fhirServer"] = call.fhir_server
+        if call.fhir_token:
+            body["fhirAuthorization"] = {
+                "access_token": call.fhir_token,
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "scope": READ_SCOPES,
+                "subject": "crs-cds",
+            }
+    return body
+
+
+def resolve_prefetch(
+    http: requests.Session, templates: dict[str, str], context: dict[str, Any], call: HookCall
+) -> dict[str, Any]:
+    """Each template with its tokens replaced, read from the FHIR server; pages merged as one Bundle."""
+    prefetch: dict[str, Any] = {}
+    for key, template in templates.items():
+        query = TOKEN.sub(lambda m: quote(str(_token_value(m.group(1), context)), safe=""), template)
+        prefetch[key] = _fetch_all(http, f"{call.fhir_server.rstrip('/')}/{query}", call)  # type: ignore[union-attr]
+    return prefetch
+
+
+def _token_value(token: str, context: dict[str, Any]) -> str:
+    if token.startswith("context."):
+        return str(context.get(token.removeprefix("context."), ""))
+    resource_type, _, resource_id = str(context.get("userId", "")).partition("/")
+    return resource_id if token == f"user{resource_type}Id" else ""
+
+
+def _fetch_all(http: requests.Session, url: str, call: HookCall) -> dict[str, Any] | None:
+    headers = {
+        "Accept": "application/fhir+json",
+        **({"Authorization": f"Bearer {call.fhir_token}"} if call.fhir_token else {}),
+    }
+    response = http.get(url, headers=headers, timeout=call.timeout)
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise SimulatorError(f"GET {url} answered {response.status_code}")
+    first: dict[str, Any] = response.json()
+    if first.get("resourceType") != "Bundle":
+        return first
+    resources, page, pages = bundle_resources(first), first, 1
+    while (link := next_link(page)) and pages < 50:
+        page = http.get(link, headers=headers, timeout=call.timeout).json()
+        resources += bundle_resources(page)
+        pages += 1
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+
+
+def _get_json(http: requests.Session, url: str, call: HookCall, *, signed: bool) -> dict[str, Any]:
+    response = http.get(url, headers=_headers(call, url) if signed else {}, timeout=call.timeout)
+    if response.status_code != 200:
+        raise SimulatorError(f"GET {url} answered {response.status_code}: {response.text[:300]}")
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _headers(call: HookCall, url: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {call.signer.token(url)}"} if call.signer else {}
+
+
+def format_cards(response: dict[str, Any]) -> str:
+    """The cards as a clinician would scan them: indicator, summary, suggestions with doses, detail."""
+    cards = response.get("cards", [])
+    if not cards:
+        return "No cards (the patient is out of scope, or no order needs a warning)."
+    blocks = []
+    for card in cards:
+        lines = [f"[{card['indicator'].upper()}] {card['summary']}"]
+        for suggestion in card.get("suggestions", []):
+            action = suggestion["actions"][0]
+            recommended = " (recommended)" if suggestion.get("isRecommended") else ""
+            lines.append(f"  -> {suggestion['label']}{recommended}: {action['description']}")
+        lines.append("")
+        lines.extend(f"  {line}" for line in card.get("detail", "").splitlines())
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
