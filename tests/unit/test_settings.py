@@ -34,3 +34,49 @@ def test_allowlist_refuses_plain_http_off_loopback_and_odd_urls(monkeypatch: pyt
 
     with pytest.raises(ValidationError, match="fhir_allowlist"):
         Settings()
+
+
+def test_example_clients_file_is_valid() -> None:
+    from pathlib import Path
+
+    from service.security.clients import load_clients
+
+    clients = load_clients(Path(__file__).resolve().parents[2] / "deploy" / "clients.example.toml")
+
+    assert set(clients) == {"https://ehr.hospital.example.org/interconnect", "https://sandbox.cds-hooks.org"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ('algorithms = ["HS256"]', "only asymmetric algorithms"),
+        ('algorithms = ["none"]', "only asymmetric algorithms"),
+        ('fhir_servers = ["http://ehr.example.org/fhir"]', "fhir_servers"),
+        ('jwks_url = "http://ehr.example.org/jwks"', "jwks_url"),
+        ("", "needs jwks_url, jwks or allowed_jku"),
+        ('jwks = { keys = [{ kty = "EC" }] }', "not a usable JWKS"),
+    ],
+)
+def test_invalid_clients_file_is_refused_naming_the_key(tmp_path: object, entry: str, named: str) -> None:
+    from pathlib import Path
+
+    from service.security.clients import ClientsError, load_clients
+
+    path = Path(str(tmp_path)) / "clients.toml"
+    base = 'issuer = "https://ehr.example.org"\n'
+    keys = "" if "jwks" in entry or entry == "" else 'jwks_url = "https://ehr.example.org/jwks"\n'
+    path.write_text("[[client]]\n" + base + keys + entry + "\n")
+
+    with pytest.raises(ClientsError, match=named):
+        load_clients(path)
+
+
+def test_clients_file_in_yaml(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from service.security.clients import load_clients
+
+    path = Path(str(tmp_path)) / "clients.yaml"
+    path.write_text("client:\n  - issuer: https://ehr.example.org\n    jwks_url: https://ehr.example.org/jwks\n")
+
+    assert list(load_clients(path)) == ["https://ehr.example.org"]
