@@ -24,5 +24,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint
+tests/fhir_server/node_modules: tests/fhir_server/package-lock.json
+	npm ci --prefix tests/fhir_server --no-audit --no-fund --engine-strict=false --loglevel=error
+	touch tests/fhir_server/node_modules
+
+test: lint tests/fhir_server/node_modules
 	$(VENV)/bin/pytest

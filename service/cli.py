@@ -201,7 +201,7 @@ def call(
         patient_id=patient_id,
         fhir_server=fhir_server,
         fhir_token=fhir_token,
-        draft_orders=[_draft_order(path) for path in draft_files],
+        draft_orders=[order for path in draft_files for order in _draft_orders(path)],
         prefetch=not no_prefetch,
         signer=Signer.from_pem(sign_with, issuer, kid) if sign_with else None,
     )
@@ -212,11 +212,15 @@ def call(
     click.echo(json.dumps(response, indent=2) if as_json else format_cards(response))
 
 
-def _draft_order(path: Path) -> dict[str, Any]:
+def _draft_orders(path: Path) -> list[dict[str, Any]]:
+    """A MedicationRequest, or a Bundle of them (as in fhir_fixtures/drafts/)."""
+    from service.fhir.bundles import bundle_resources
+
     resource = _read_json(path)
-    if resource.get("resourceType") != "MedicationRequest":
-        raise click.BadParameter(f"{path} is not a MedicationRequest", param_hint="--draft-order")
-    return resource
+    orders = bundle_resources(resource) if resource.get("resourceType") == "Bundle" else [resource]
+    if not orders or any(order.get("resourceType") != "MedicationRequest" for order in orders):
+        raise click.BadParameter(f"{path} is not a MedicationRequest or a Bundle of them", param_hint="--draft-order")
+    return orders
 
 
 @main.group()
@@ -241,3 +245,29 @@ def keys_generate(out_dir: Path, issuer: str, kid: str, fhir_servers: tuple[str,
     click.echo(
         f"call with:  crs-cds call --sign-with {key_path} --issuer {issuer} --kid {kid} --service ... --patient ..."
     )
+
+
+@main.group()
+def fixtures() -> None:
+    """The synthetic patients of fhir_fixtures/."""
+
+
+@fixtures.command("load")
+@click.option("--fhir-server", required=True, help="FHIR R4 base URL to load into.")
+@click.option("--token", default=None, help="Bearer token for the FHIR server.")
+@click.option("--only", "names", multiple=True, help="Load only these fixtures (file names without .json).")
+def fixtures_load(fhir_server: str, token: str | None, names: tuple[str, ...]) -> None:
+    """Shift the fixtures' times to now and load them (transaction, else batch, else PUTs); print patient ids."""
+    from service.fixtures import FixtureLoader, FixtureLoadError, fixture_paths
+
+    loader = FixtureLoader(fhir_server, token)
+    paths = [path for path in fixture_paths() if not names or path.stem in names]
+    if not paths:
+        raise click.ClickException("no fixture matched")
+    now = datetime.now(UTC)
+    for path in paths:
+        try:
+            result = loader.load(path, now)
+        except (FixtureLoadError, OSError) as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"{result.name:<34} {', '.join(result.patient_ids):<36} ({result.method})")

@@ -98,11 +98,11 @@ def test_check_config_names_a_bad_policy_key(
 
 
 def test_assess_on_the_grade_3_fixture(runner: CliRunner) -> None:
-    fixture = Path(__file__).resolve().parent.parent / "fhir_fixtures" / "grade3-axicel-vasopressor.json"
+    fixture = Path(__file__).resolve().parent.parent / "fhir_fixtures" / "grade3-norepinephrine.json"
 
     result = runner.invoke(main, ["assess", str(fixture), "--now", "2026-11-20T12:00:00Z"])
 
     assessment = json.loads(result.output)
     assert (assessment["grade"], assessment["managed_grade"], assessment["indicator"]) == (3, 3, "critical")
     suggested = {(o["drug"], o["dose_mg"], o["interval_hours"]) for o in assessment["recommended"]}
-    assert suggested == {("tocilizumab", 624.0, None), ("dexamethasone", 10.0, 6.0)}
+    assert suggested == {("tocilizumab", 576.0, None), ("dexamethasone", 10.0, 6.0)}

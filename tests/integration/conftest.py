@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,29 +41,68 @@ def database_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("served") / "crs-cds.sqlite3"
 
 
-@pytest.fixture(scope="module")
-def served_url(database_path: Path, clients_file: Path) -> Iterator[str]:
-    """`crs-cds serve` with three gunicorn workers sharing one SQLite database (migrated at start),
-    authentication on, trusting the test EHR."""
-    port = free_port()
-    cli = Path(sys.executable).with_name("crs-cds")
-    env = {
-        **os.environ,
-        "CRS_CDS_WORKERS": "3",
-        "CRS_CDS_DATABASE_URL": f"sqlite:///{database_path}",
-        "CRS_CDS_CLIENTS": str(clients_file),
-        "CRS_CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    process = subprocess.Popen(  # noqa: S603 - our own console script
-        [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
+@contextmanager
+def running(command: list[str], env: dict[str, str], ready_url: str, cwd: Path | None = None) -> Iterator[None]:
+    """A server process for the duration of the block; stopped with SIGTERM, whatever happens."""
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until_up(f"{base_url}/healthz", process)
-        yield base_url
+        wait_until_up(ready_url, process)
+        yield
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+@contextmanager
+def crs_cds_service(database: Path, clients: Path, workers: int = 3) -> Iterator[str]:
+    """`crs-cds serve` (gunicorn) on a free port, authentication on, trusting the issuers of ``clients``."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "CRS_CDS_WORKERS": str(workers),
+        "CRS_CDS_DATABASE_URL": f"sqlite:///{database}",
+        "CRS_CDS_CLIENTS": str(clients),
+        "CRS_CDS_PUBLIC_BASE_URL": base_url,
+    }
+    cli = str(Path(sys.executable).with_name("crs-cds"))
+    with running([cli, "serve", "--host", "127.0.0.1", "--port", str(port)], env, f"{base_url}/healthz"):
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def served_url(database_path: Path, clients_file: Path) -> Iterator[str]:
+    """Three gunicorn workers sharing one SQLite database (migrated at start), trusting the test EHR."""
+    with crs_cds_service(database_path, clients_file) as base_url:
+        yield base_url
+
+
+FHIR_SERVER_DIR = Path(__file__).resolve().parents[1] / "fhir_server"
+FHIR_TOKEN = "fhir-access-token-for-tests"
+
+
+def node_command(script: str) -> list[str]:
+    """Node 20 needs --experimental-websocket for Medplum 5 (WebSocket is global from Node 22)."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is required for the FHIR server tests (install Node 20 or newer)")
+    major = int(
+        subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.lstrip("v").split(".")[0]
+    )
+    return [node, *(["--experimental-websocket"] if major < 22 else []), script]
+
+
+def ensure_node_packages() -> None:
+    if not (FHIR_SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir():
+        npm = shutil.which("npm") or "npm"
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--engine-strict=false"], cwd=FHIR_SERVER_DIR, check=True)
+
+
+@pytest.fixture(scope="session")
+def fhir_server() -> Iterator[str]:
+    """A real FHIR R4 server (Medplum's FhirRouter, in memory) on loopback, requiring a bearer token."""
+    ensure_node_packages()
+    port = free_port()
+    command = [*node_command("server.mjs"), "--port", str(port), "--token", FHIR_TOKEN]
+    with running(command, dict(os.environ), f"http://127.0.0.1:{port}/__ready", cwd=FHIR_SERVER_DIR):
+        yield f"http://127.0.0.1:{port}/fhir"
