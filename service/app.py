@@ -7,7 +7,7 @@ import logging
 import requests
 from flask import Flask
 
-from service import health, http_policy, openapi
+from service import health, http_policy, observability, openapi
 from service.cards.render import CardRenderer
 from service.cards.validate import validate_catalog
 from service.catalog import load_services
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     build_runtime(settings, session).install(app)
+    observability.install(app)
     register_error_handlers(app)
     for blueprint in (health.bp, openapi.bp, discovery.bp, invoke.bp, feedback.bp):
         app.register_blueprint(blueprint)

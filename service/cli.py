@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,9 @@ def checked_runtime_settings() -> Settings:
 @click.group()
 def main() -> None:
     """crs-cds: CDS Hooks service for cytokine release syndrome after CAR T-cell therapy."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from service.logs import configure_logging
+
+    configure_logging(json_lines=os.environ.get("CRS_CDS_LOG_FORMAT", "json") == "json")
 
 
 @main.command("check-config")
@@ -68,8 +69,10 @@ def check_config() -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 def serve(host: str, port: int) -> None:
     """Run the production server (gunicorn) with the configured settings."""
+    from service.server import GunicornServer, gunicorn_options, prepare_metrics_dir
+
+    prepare_metrics_dir()  # before the app (and prometheus_client) is imported
     from service.app import create_app
-    from service.server import GunicornServer, gunicorn_options
 
     settings = checked_runtime_settings()
     GunicornServer(create_app(settings), gunicorn_options(settings, host, port)).run()

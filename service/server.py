@@ -6,6 +6,8 @@ so a container and a laptop run the same configuration.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 from flask import Flask
@@ -23,16 +25,30 @@ def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]
         "timeout": settings.request_timeout_seconds,
         "graceful_timeout": 20,
         "keepalive": 5,
-        "accesslog": "-",
+        # The app writes its own JSON access line (request id, endpoint, status, duration; no PHI, no query).
+        "accesslog": None,
         "errorlog": "-",
-        # The access log must not carry query strings or tokens: method, path, status, size, duration.
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+        "child_exit": _child_exit,
         "forwarded_allow_ips": "127.0.0.1",
         # The app (settings, catalog, policy, migrations) is built once in the master, then forked.
         "preload_app": True,
         # No admin socket: a read-only container has no writable home, and nothing here uses it.
         "control_socket_disable": True,
     }
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    """A dead worker's metrics files are merged, not counted as live (prometheus multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def prepare_metrics_dir() -> None:
+    """Workers share counters through files in PROMETHEUS_MULTIPROC_DIR; it must exist before they import."""
+    directory = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="crs-cds-metrics-"))
+    os.makedirs(directory, exist_ok=True)
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]

@@ -69,10 +69,17 @@ def event_times(ctx: Context, now: datetime) -> list[datetime]:
     return sorted(times)
 
 
-def last_rise_to_grade_2(ctx: Context, now: datetime) -> datetime | None:
-    """M-G2-ESCALATE: when the grade last rose to >= 2; null grades neither break nor start a rise."""
+def last_rise_to_grade_2(ctx: Context, now: datetime, stop_before: datetime | None = None) -> datetime | None:
+    """M-G2-ESCALATE: when the grade last rose to >= 2; null grades neither break nor start a rise.
+
+    The grade history is re-run backwards from now. ``stop_before``: once the current stretch of
+    grade >= 2 reaches back past it, an earlier rise cannot change the answer (the caller needs the first
+    dose after the rise), so the scan stops there instead of re-running the whole stay.
+    """
     rise: datetime | None = None
     for moment in reversed(event_times(ctx, now)):
+        if rise is not None and stop_before is not None and moment < stop_before:
+            return rise
         grade = grade_at(ctx, moment).grade
         if grade is None:
             continue
@@ -97,7 +104,7 @@ def no_improvement_after_tocilizumab(ctx: Context, current: GradeResult, now: da
     doses = ctx.timeline.given(tocilizumab, now)
     if not doses or now - doses[0].at < ctx.hours(ctx.policy.management.no_improvement_hours):
         return None
-    rise = last_rise_to_grade_2(ctx, now)
+    rise = last_rise_to_grade_2(ctx, now, stop_before=doses[0].at)
     reference = next((dose for dose in doses if rise is not None and dose.at >= rise), None)
     if reference is None or now - reference.at < ctx.hours(ctx.policy.management.no_improvement_hours):
         return None

@@ -20,6 +20,8 @@ from service.hooks.auth import allowed_fhir_servers
 from service.hooks.errors import BadRequest, ServiceNotFound, invalid
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.hooks.prefetch import ResolvedData, resolve
+from service.logs import hook_instance_var
+from service.observability import record_assessment
 from service.runtime import Runtime, runtime
 from service.storage.repository import CardRecord, HookCall
 
@@ -32,6 +34,7 @@ def invoke(service_id: str) -> Response:
     started = time.perf_counter()
     service = find_service(service_id)
     hook_request, context = parse_hook_request(service, read_json_object())
+    hook_instance_var.set(hook_request.hookInstance[:64])
     state = runtime()
     data = resolve(hook_request, service, state.fetcher, allowed_fhir_servers())
     fetched = time.perf_counter()
@@ -44,6 +47,8 @@ def invoke(service_id: str) -> Response:
     else:
         assessment = assess(timeline, state.policy, now)
         rendered = state.renderer.patient_view(assessment, context.patientId)
+    if assessment.in_scope:
+        record_assessment(assessment.grade, [(r.kind, str(r.card["indicator"])) for r in rendered])
     timings = (1000 * (fetched - started), 1000 * (time.perf_counter() - started))
     audit(state, hook_request, service, context, assessment, rendered, data, timings)
     return jsonify({"cards": [item.card for item in rendered]})
@@ -119,18 +124,19 @@ def read_json_object() -> dict[str, Any]:
 
 
 def check_json_shape(body: object, max_depth: int, max_items: int) -> None:
-    """Depth and array limits, iteratively (a deep body must not exhaust the stack while being checked)."""
-    pending: list[tuple[object, int]] = [(body, 1)]
+    """Depth and array limits, iteratively (a deep body must not exhaust the stack while being checked).
+
+    Only containers are visited: scalars cannot nest, and skipping them keeps this cheap on large prefetch.
+    """
+    pending: list[tuple[dict[str, Any] | list[Any], int]] = [(body, 1)] if isinstance(body, dict | list) else []
     while pending:
         value, depth = pending.pop()
         if depth > max_depth:
             raise BadRequest(f"the JSON body is nested deeper than {max_depth} levels")
-        if isinstance(value, dict):
-            pending.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            if len(value) > max_items:
-                raise BadRequest(f"a JSON array has more than {max_items} items")
-            pending.extend((item, depth + 1) for item in value)
+        children = value.values() if type(value) is dict else value
+        if type(value) is list and len(value) > max_items:
+            raise BadRequest(f"a JSON array has more than {max_items} items")
+        pending.extend((child, depth + 1) for child in children if type(child) is dict or type(child) is list)
 
 
 def parse_hook_request(service: ServiceDefinition, body: dict[str, Any]) -> tuple[HookRequest, PatientViewContext]:

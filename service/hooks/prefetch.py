@@ -21,6 +21,7 @@ from service.fhir.errors import FhirError
 from service.fhir.fetcher import FhirFetcher, Query
 from service.hooks.errors import BadRequest, PreconditionFailed
 from service.hooks.models import HookRequest
+from service.observability import FHIR_ERRORS, FHIR_FETCH
 from service.settings import normalise_base_url
 
 TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -94,7 +95,8 @@ def resolve(
     if client is None:
         # Pages beyond the first of a prefetched Bundle, with no server to fetch them from.
         return ResolvedData({**plan.ready, **_first_pages(plan)}, incomplete_keys=tuple(plan.to_continue))
-    results = fetcher.run(client, _queries(plan))
+    with FHIR_FETCH.time():
+        results = fetcher.run(client, _queries(plan))
     return _collect(plan, results)
 
 
@@ -167,6 +169,8 @@ def _continue_query(bundle: FhirResource) -> Query[SearchResult]:
 
 def _collect(plan: _Plan, results: Mapping[str, SearchResult | FhirError]) -> ResolvedData:
     failures = {key: result for key, result in results.items() if isinstance(result, FhirError)}
+    for error in failures.values():
+        FHIR_ERRORS.labels(type(error).__name__).inc()
     if failures:
         reasons = "; ".join(f"{key}: {error.message}" for key, error in sorted(failures.items()))
         raise PreconditionFailed(f"required data could not be fetched ({reasons})", missing=sorted(failures))

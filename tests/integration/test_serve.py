@@ -140,3 +140,24 @@ def test_crs_cds_call_unsigned_is_refused(served_url: str) -> None:
 
     assert result.exit_code == 1
     assert "answered 401" in result.output
+
+
+def test_metrics_add_up_across_gunicorn_workers(served_url: str, ehr_keys: EhrKeys) -> None:
+    """Three workers answer; /metrics (served by any one) counts the calls of all of them."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def discovery_count() -> float:
+        text = requests.get(f"{served_url}/metrics", timeout=5).text
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "crs_cds_requests_total" and s.labels == {"endpoint": "discovery.discovery", "status": "200"}
+        )
+
+    before = discovery_count()
+    url = f"{served_url}/cds-services"
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda _n: requests.get(url, headers=signed(ehr_keys, url), timeout=10), range(30)))
+
+    assert discovery_count() - before == 30

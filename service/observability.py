@@ -1,0 +1,91 @@
+"""Metrics (Prometheus, at /metrics) and structured logs (JSON lines with a request id, no PHI, no tokens).
+
+With several gunicorn workers each process keeps its own counters; ``PROMETHEUS_MULTIPROC_DIR`` (set by
+``crs-cds serve`` and the container) makes /metrics add them up across workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+from service.logs import hook_instance_var, request_id_var
+
+REQUESTS = Counter("crs_cds_requests_total", "HTTP requests by endpoint and status.", ["endpoint", "status"])
+LATENCY = Histogram(
+    "crs_cds_request_seconds",
+    "Request latency by endpoint.",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+FHIR_FETCH = Histogram("crs_cds_fhir_fetch_seconds", "Time to resolve the missing prefetch keys from the FHIR server.")
+FHIR_ERRORS = Counter("crs_cds_fhir_fetch_errors_total", "FHIR queries that failed, by error type.", ["error"])
+CARDS = Counter("crs_cds_cards_total", "Cards returned, by kind and indicator.", ["kind", "indicator"])
+GRADES = Counter(
+    "crs_cds_grade_total", "CRS grades computed for patients in scope (unknown: insufficient data).", ["grade"]
+)
+
+bp = Blueprint("metrics", __name__)
+log = logging.getLogger("crs_cds.access")
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    registry: Any = None
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    output = generate_latest(registry) if registry else generate_latest()
+    return Response(output, mimetype=CONTENT_TYPE_LATEST)
+
+
+def endpoint_label() -> str:
+    """The service id for hook calls, the route name otherwise (never a patient id or a free path)."""
+    service_id = (request.view_args or {}).get("service_id")
+    if request.endpoint == "invoke.invoke" and isinstance(service_id, str):
+        return service_id if len(service_id) <= 64 else "unknown-service"
+    return request.endpoint or "unmatched"
+
+
+def install(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def start() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        g.started = time.perf_counter()
+        request_id_var.set(g.request_id)
+        hook_instance_var.set("-")
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        endpoint = endpoint_label()
+        REQUESTS.labels(endpoint, str(response.status_code)).inc()
+        LATENCY.labels(endpoint).observe(elapsed)
+        response.headers["X-Request-ID"] = g.get("request_id", "-")
+        log.info(
+            "request",
+            extra={
+                "http": {
+                    "method": request.method,
+                    "endpoint": endpoint,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1000, 2),
+                }
+            },
+        )
+        return response
+
+
+def record_assessment(grade: int | None, cards: list[tuple[str, str]]) -> None:
+    GRADES.labels("unknown" if grade is None else str(grade)).inc()
+    for kind, indicator in cards:
+        CARDS.labels(kind, indicator).inc()
