@@ -100,10 +100,10 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
                 assert (DEPLOY.parent / source).exists(), source
 
 
-def test_gunicorn_config_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gunicorn_config_is_pinned(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CRS_CDS_WORKERS", "3")
     monkeypatch.setenv("CRS_CDS_PORT", "9000")
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", os.environ.get("TMPDIR", "/tmp"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
 
     options = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
 
