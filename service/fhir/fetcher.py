@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from service.fhir.client import Deadline, FhirClient
 from service.fhir.errors import FhirError, FhirUnavailable
@@ -19,7 +20,12 @@ Query = Callable[[FhirClient, Deadline], T]
 def pooled_session(pool_size: int) -> requests.Session:
     """One session for the process: keeps connections to the EHR's FHIR server alive across calls."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    # One retry of a GET whose connection dropped: a pooled keep-alive connection the server closed just as
+    # it was reused fails at once otherwise. GETs are idempotent; the overall deadline still bounds the wait.
+    retry = Retry(
+        total=1, connect=1, read=1, status=0, other=0, allowed_methods=frozenset({"GET"}), raise_on_status=False
+    )
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.trust_env = False  # proxies and .netrc from the environment must not redirect PHI

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -73,10 +73,10 @@ class Repository:
         """Insert feedback rows, ignoring ones already stored (same dedupe key). Returns how many were new."""
         if not rows:
             return 0
-        statement = _insert_ignoring_duplicates(self.engine.dialect.name, Feedback, rows, "dedupe_key")
         with self.engine.begin() as connection:
-            result = connection.execute(statement)
-        return int(result.rowcount or 0)
+            return _count_inserted(
+                connection, _insert_ignoring_duplicates(connection.dialect.name, Feedback, rows, "dedupe_key")
+            )
 
     def first_use(self, issuer: str, jti: str, expires_at: datetime) -> bool:
         """Record a JWT's (issuer, jti); False if any worker recorded it before (a replay).
@@ -136,5 +136,16 @@ def _insert_ignoring_duplicates(dialect: str, table: type[Base], rows: list[dict
     if dialect == "sqlite":
         return sqlite.insert(table).values(rows).on_conflict_do_nothing(index_elements=[unique])
     if dialect == "postgresql":
-        return postgresql.insert(table).values(rows).on_conflict_do_nothing(index_elements=[unique])
+        key = getattr(table, unique)
+        return postgresql.insert(table).values(rows).on_conflict_do_nothing(index_elements=[unique]).returning(key)
     return insert(table).values(rows)
+
+
+def _count_inserted(connection: Connection, statement: Any) -> int:
+    """Rows an INSERT ... ON CONFLICT DO NOTHING stored.
+
+    PostgreSQL (psycopg) reports no row count for it, so the inserted keys come back with RETURNING;
+    SQLite reports the count, and pysqlite cannot commit with a RETURNING cursor still open.
+    """
+    result = connection.execute(statement)
+    return len(result.fetchall()) if connection.dialect.name == "postgresql" else int(result.rowcount)

@@ -74,6 +74,9 @@ const server = createServer(async (request, response) => {
   }
 });
 
+// Longer than the clients' pools keep idle connections, so the server is not the one closing them first.
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 121_000;
 server.listen(Number(values.port), '127.0.0.1', () => {
   process.stdout.write(`FHIR server on http://127.0.0.1:${values.port}${BASE}\n`);
 });

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,14 +55,14 @@ def running(command: list[str], env: dict[str, str], ready_url: str, cwd: Path |
 
 
 @contextmanager
-def crs_cds_service(database: Path, clients: Path, workers: int = 3) -> Iterator[str]:
+def crs_cds_service(database: Path | str, clients: Path, workers: int = 3) -> Iterator[str]:
     """`crs-cds serve` (gunicorn) on a free port, authentication on, trusting the issuers of ``clients``."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "CRS_CDS_WORKERS": str(workers),
-        "CRS_CDS_DATABASE_URL": f"sqlite:///{database}",
+        "CRS_CDS_DATABASE_URL": database if isinstance(database, str) else f"sqlite:///{database}",
         "CRS_CDS_CLIENTS": str(clients),
         "CRS_CDS_PUBLIC_BASE_URL": base_url,
     }
@@ -106,3 +107,44 @@ def fhir_server() -> Iterator[str]:
     command = [*node_command("server.mjs"), "--port", str(port), "--token", FHIR_TOKEN]
     with running(command, dict(os.environ), f"http://127.0.0.1:{port}/__ready", cwd=FHIR_SERVER_DIR):
         yield f"http://127.0.0.1:{port}/fhir"
+
+
+def postgres_binaries() -> Path:
+    """The folder of initdb/pg_ctl: on PATH, or Debian's /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not candidates:
+        raise RuntimeError("PostgreSQL server binaries are required (Debian: apt-get install postgresql)")
+    return candidates[-1].parent
+
+
+def as_postgres_user(command: list[str]) -> list[str]:
+    """initdb refuses to run as root: CI runs as root, so the cluster belongs to the postgres user."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on loopback for the session (trust auth, loopback only).
+
+    Its folder is made outside pytest's temp folder, which only root may enter.
+    """
+    binaries = postgres_binaries()
+    root = Path(tempfile.mkdtemp(prefix="crs-cds-postgres-"))
+    data, sockets = root / "data", root / "sockets"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = free_port()
+    run = lambda command: subprocess.run(as_postgres_user(command), check=True, capture_output=True)  # noqa: E731
+    run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"])
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run([str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"])
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        run([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+        shutil.rmtree(root, ignore_errors=True)
