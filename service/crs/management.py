@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from service.crs import monitoring
@@ -161,14 +162,31 @@ def _suggest_tocilizumab(situation: Situation, findings: Findings) -> None:
     )
 
 
+@dataclass(frozen=True)
+class SteroidIndications:
+    """Which steroid rules apply, and their regimens most intensive first (shared with the order checks)."""
+
+    icans_with_crs: bool
+    early_product: bool
+    dex_evidence: bool
+    regimens: list[Regimen]
+
+
+def steroid_indications(situation: Situation) -> SteroidIndications:
+    ctx, now = situation.ctx, situation.now
+    icans_with_crs = (situation.icans_grade or 0) >= 2 and (situation.current.grade or 0) >= 1  # M-ICANS
+    early = _early_steroid_product(situation)  # M-EARLY-STEROID
+    dex_evidence = situation.managed == 2 and hypotension_persists(ctx, now)  # M-G2-DEX
+    regimens = candidate_regimens(ctx, situation.managed, icans_with_crs, early, dex_evidence)
+    return SteroidIndications(icans_with_crs, early, dex_evidence, regimens)
+
+
 def _plan_steroids(situation: Situation, findings: Findings) -> bool:
     """M-STEROID-SELECT: at most one steroid suggestion. True if one was suggested."""
     ctx, now = situation.ctx, situation.now
-    icans_with_crs = (situation.icans_grade or 0) >= 2 and (situation.current.grade or 0) >= 1
-    early = _early_steroid_product(situation)
-    dex_evidence = situation.managed == 2 and hypotension_persists(ctx, now)
-    regimens = candidate_regimens(ctx, situation.managed, icans_with_crs, early, dex_evidence)
-    if situation.managed == 2 and not dex_evidence and not early and not icans_with_crs:
+    indications = steroid_indications(situation)
+    icans_with_crs, regimens = indications.icans_with_crs, indications.regimens
+    if situation.managed == 2 and not (indications.dex_evidence or indications.early_product or icans_with_crs):
         findings.step(
             "M-G2-DEX",
             "Next step if hypotension persists after two fluid boluses and 1-2 tocilizumab doses: "

@@ -10,8 +10,8 @@ from service.crs.assessment import INDICATOR_RANK, Frozen, Indicator, Note
 from service.crs.evidence import fmt_number
 from service.crs.findings import Situation
 from service.crs.history import car_t_infusions
-from service.crs.management import icans_veto
-from service.crs.steroids import candidate_regimens, hypotension_persists, taper_position
+from service.crs.management import icans_veto, steroid_indications
+from service.crs.steroids import taper_position
 from service.crs.timeline import Order
 from service.crs.tocilizumab import latest_weight, limit_block, tocilizumab_dose, tocilizumab_history
 
@@ -200,11 +200,7 @@ def _premedication(situation: Situation, check: _Check) -> None:
 def _steroid_dose(situation: Situation, check: _Check) -> None:
     """O-STEROID-DOSE: below the regimen of the managed grade (dexamethasone equivalents per day)."""
     ctx, now = situation.ctx, situation.now
-    icans_with_crs = (situation.icans_grade or 0) >= 2 and (situation.current.grade or 0) >= 1
-    early = bool(car_t_infusions(ctx, now)) and ctx.policy.drugs[car_t_infusions(ctx, now)[0].drug].early_steroid
-    regimens = candidate_regimens(
-        ctx, situation.managed, icans_with_crs, early, situation.managed == 2 and hypotension_persists(ctx, now)
-    )
+    regimens = steroid_indications(situation).regimens
     draft = check.draft
     if not regimens or draft.dose_mg is None:
         return
