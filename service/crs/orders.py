@@ -10,7 +10,8 @@ from service.crs.assessment import INDICATOR_RANK, Frozen, Indicator, Note
 from service.crs.evidence import fmt_number
 from service.crs.findings import Situation
 from service.crs.history import car_t_infusions
-from service.crs.management import icans_veto, steroid_indications
+from service.crs.management import icans_veto
+from service.crs.steroid_plan import steroid_indications
 from service.crs.steroids import taper_position
 from service.crs.timeline import Order
 from service.crs.tocilizumab import latest_weight, limit_block, tocilizumab_dose, tocilizumab_history
