@@ -119,6 +119,3 @@ class Settings(BaseSettings):
         if not value.is_dir():
             raise ValueError(f"{value} is not a directory")
         return value
-
-    def allows_fhir_server(self, url: str) -> bool:
-        return normalise_base_url(url) in self.fhir_allowlist

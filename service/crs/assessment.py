@@ -87,6 +87,3 @@ class Assessment(Frozen):
     next_steps: tuple[Note, ...] = ()
     reminders: tuple[Note, ...] = ()
     indicator: Indicator = "info"
-
-    def has_rule(self, rule: str) -> bool:
-        return rule in self.rules

@@ -116,19 +116,19 @@ def _situation(ctx: Context, current: GradeResult, now: datetime, findings: Find
             )
         )
     icans = latest_icans(ctx, now)
-    return Situation(ctx, now, current, managed, icans.grade if icans else None, hlh is not None)
+    first_met = hlh_first_met(ctx, now) if hlh is not None else None
+    return Situation(ctx, now, current, managed, icans.grade if icans else None, hlh, first_met)
 
 
 def _hlh_status(situation: Situation, findings: Findings) -> HlhStatus | None:
-    criteria = hlh_criteria(situation.ctx, situation.now) if situation.hlh_suspected else None
-    if criteria is None:
+    if situation.hlh is None:
         return None
-    ferritin, organs = criteria
+    ferritin, organs = situation.hlh
     return HlhStatus(
         suspected=True,
         ferritin_ng_ml=ferritin.value,
         organ_findings=tuple(organ_finding_text(situation.ctx, lab) for lab in organs),
-        first_met_at=hlh_first_met(situation.ctx, situation.now),
+        first_met_at=situation.hlh_first_met,
         consider_hlh2004=findings.consider_hlh2004,
     )
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from service.crs.assessment import Note, RecommendedOrder, WithheldOrder
 from service.crs.evidence import Evidence
 from service.crs.grading import Context, GradeResult
+from service.crs.timeline import LabResult
 
 
 @dataclass
@@ -46,4 +47,9 @@ class Situation:
     current: GradeResult
     managed: int | None
     icans_grade: int | None
-    hlh_suspected: bool
+    hlh: tuple[LabResult, list[LabResult]] | None = None  # M-HLH: the ferritin and the severe organ labs
+    hlh_first_met: datetime | None = None
+
+    @property
+    def hlh_suspected(self) -> bool:
+        return self.hlh is not None

@@ -48,10 +48,6 @@ class GradeResult:
     unknown: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = field(default=(), compare=False)
 
-    @property
-    def lower_bound(self) -> bool:
-        return bool(self.unknown) and self.grade is not None
-
 
 def grade_at(ctx: Context, moment: datetime) -> GradeResult:
     """G-GRADE: max(fever 1, hypotension class, hypoxia class) with fever or waiver, else 0."""

@@ -9,7 +9,7 @@ from service.crs.assessment import INDICATOR_RANK, Indicator, RecommendedOrder, 
 from service.crs.evidence import fmt_number
 from service.crs.findings import Findings, Situation
 from service.crs.grading import grade_at
-from service.crs.history import hlh_first_met, latest_lab
+from service.crs.history import latest_lab
 from service.crs.steroid_plan import plan_steroids, taper_text
 from service.crs.steroids import steroid_doses, taper_position
 from service.crs.tocilizumab import latest_weight, limit_block, tocilizumab_dose, tocilizumab_history
@@ -158,7 +158,7 @@ def _hlh_protocol(situation: Situation, findings: Findings) -> None:
     if not situation.hlh_suspected:
         return
     ctx, now = situation.ctx, situation.now
-    first_met = hlh_first_met(ctx, now)
+    first_met = situation.hlh_first_met
     if first_met is None or now - first_met < ctx.hours(ctx.policy.hlh.hlh2004_after_hours):
         return
     grade_then = grade_at(ctx, first_met).grade

@@ -24,10 +24,6 @@ class Regimen:
     duration_days: float | None = None
     is_escalation: bool = False
 
-    @property
-    def daily_mg(self) -> float:
-        return self.dose_mg * 24 / self.interval_hours
-
 
 def dexamethasone(
     ctx: Context, rule: str, interval: float, *, interval_max_hours: float | None = None, max_doses: int | None = None

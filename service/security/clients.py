@@ -7,7 +7,6 @@ and optionally its tenant.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import jwt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from service.settings import check_fhir_base_url, normalise_base_url
+from service.settings import check_fhir_base_url
 
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 DEFAULT_ALGORITHMS = ("ES384", "RS384")
@@ -82,9 +81,6 @@ class TrustedClient(BaseModel):
             raise ValueError("needs jwks_url, jwks or allowed_jku")
         return self
 
-    def allows_fhir_server(self, url: str) -> bool:
-        return normalise_base_url(url) in self.fhir_servers
-
 
 class ClientsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -122,7 +118,3 @@ def load_clients(path: Path | None) -> dict[str, TrustedClient]:
             for item in error.errors(include_url=False, include_input=False)
         )
         raise ClientsError(f"{path}: {problems}") from error
-
-
-def public_jwks_json(keys: list[dict[str, Any]]) -> str:
-    return json.dumps({"keys": keys}, indent=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.settings import Settings
+from service.settings import Settings, normalise_base_url
 
 
 def test_defaults_run_without_any_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,8 +21,8 @@ def test_allowlist_is_comma_separated_and_normalised(monkeypatch: pytest.MonkeyP
     settings = Settings()
 
     assert settings.fhir_allowlist == ("https://ehr.example.org/fhir", "http://127.0.0.1:8081/r4")
-    assert settings.allows_fhir_server("https://ehr.example.org/fhir/")
-    assert not settings.allows_fhir_server("https://ehr.example.org/fhir/other")
+    assert normalise_base_url("https://ehr.example.org/fhir/") in settings.fhir_allowlist
+    assert normalise_base_url("https://ehr.example.org/fhir/other") not in settings.fhir_allowlist
 
 
 @pytest.mark.parametrize(
