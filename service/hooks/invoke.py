@@ -124,19 +124,26 @@ def read_json_object() -> dict[str, Any]:
 
 
 def check_json_shape(body: object, max_depth: int, max_items: int) -> None:
-    """Depth and array limits, iteratively (a deep body must not exhaust the stack while being checked).
+    """Depth and array limits, level by level (a deep body must not exhaust the stack while being checked).
 
-    Only containers are visited: scalars cannot nest, and skipping them keeps this cheap on large prefetch.
+    Only containers are visited and no tuples are built: this runs on every large prefetch.
     """
-    pending: list[tuple[dict[str, Any] | list[Any], int]] = [(body, 1)] if isinstance(body, dict | list) else []
-    while pending:
-        value, depth = pending.pop()
+    level: list[Any] = [body] if type(body) is dict or type(body) is list else []
+    depth = 1
+    while level:
         if depth > max_depth:
             raise BadRequest(f"the JSON body is nested deeper than {max_depth} levels")
-        children = value.values() if type(value) is dict else value
-        if type(value) is list and len(value) > max_items:
-            raise BadRequest(f"a JSON array has more than {max_items} items")
-        pending.extend((child, depth + 1) for child in children if type(child) is dict or type(child) is list)
+        below: list[Any] = []
+        for value in level:
+            if type(value) is dict:
+                children: Any = value.values()
+            else:
+                if len(value) > max_items:
+                    raise BadRequest(f"a JSON array has more than {max_items} items")
+                children = value
+            below.extend(child for child in children if type(child) is dict or type(child) is list)
+        level = below
+        depth += 1
 
 
 def parse_hook_request(service: ServiceDefinition, body: dict[str, Any]) -> tuple[HookRequest, PatientViewContext]:
