@@ -6,7 +6,7 @@ service listens on all interfaces of its own network namespace; the Kubernetes S
 
 import os
 
-from service.server import gunicorn_options, prepare_metrics_dir
+from service.server import gunicorn_options, prepare_metrics_dir, tune_garbage_collection
 from service.settings import Settings
 
 HOST = os.environ.get("CRS_CDS_HOST", "0.0.0.0")  # noqa: S104 - container network namespace only
@@ -14,3 +14,7 @@ PORT = int(os.environ.get("CRS_CDS_PORT", "8080"))
 
 prepare_metrics_dir()
 globals().update(gunicorn_options(Settings(), HOST, PORT))
+
+
+def post_fork(_server: object, _worker: object) -> None:
+    tune_garbage_collection()

@@ -110,7 +110,8 @@ def test_gunicorn_config_is_pinned(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert options["bind"] == "0.0.0.0:9000"
     assert (options["workers"], options["threads"], options["worker_class"]) == (3, 4, "gthread")
     assert (options["preload_app"], options["control_socket_disable"], options["accesslog"]) == (True, True, None)
-    assert options["timeout"] == 30
+    assert (options["timeout"], options["keepalive"]) == (30, 0)
+    assert callable(options["post_fork"])
 
 
 def test_gunicorn_starts_from_the_container_config(tmp_path: Path) -> None:
