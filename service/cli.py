@@ -259,12 +259,19 @@ def fixtures() -> None:
 @click.option("--fhir-server", required=True, help="FHIR R4 base URL to load into.")
 @click.option("--token", default=None, help="Bearer token for the FHIR server.")
 @click.option("--only", "names", multiple=True, help="Load only these fixtures (file names without .json).")
-def fixtures_load(fhir_server: str, token: str | None, names: tuple[str, ...]) -> None:
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of fixture Bundles (default: the project's fhir_fixtures/; /app/fhir_fixtures in the image).",
+)
+def fixtures_load(fhir_server: str, token: str | None, names: tuple[str, ...], directory: Path | None) -> None:
     """Shift the fixtures' times to now and load them (transaction, else batch, else PUTs); print patient ids."""
-    from service.fixtures import FixtureLoader, FixtureLoadError, fixture_paths
+    from service.fixtures import FIXTURES_DIR, FixtureLoader, FixtureLoadError, fixture_paths
 
     loader = FixtureLoader(fhir_server, token)
-    paths = [path for path in fixture_paths() if not names or path.stem in names]
+    paths = [path for path in fixture_paths(directory or FIXTURES_DIR) if not names or path.stem in names]
     if not paths:
         raise click.ClickException("no fixture matched")
     now = datetime.now(UTC)

@@ -180,3 +180,21 @@ def test_crs_cds_call_order_sign_with_the_draft_orders_file(
     assert "[CRITICAL] GM-CSF (sargramostim) is contraindicated" in result.output
     assert "-> Remove this order (recommended)" in result.output
     assert "-> Change to tocilizumab 560 mg IV (recommended)" in result.output
+
+
+def test_crs_cds_fixtures_load_command(fhir_server: str, tmp_path: Path) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    shutil.copy(FIXTURES_DIR / "grade1-fever.json", tmp_path / "grade1-fever.json")
+
+    result = CliRunner().invoke(
+        main, ["fixtures", "load", "--fhir-server", fhir_server, "--token", FHIR_TOKEN, "--dir", str(tmp_path)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "crs-grade1-fever" in result.output
+    assert "(transaction)" in result.output
