@@ -28,6 +28,7 @@ FLAG_TEXTS = {
         "The grade at the last tocilizumab dose is unknown: a repeat dose is allowed without proof of no improvement."
     ),
     "unknown-unit": "Some results had units the service does not recognise and were not used.",
+    "data-incomplete": "The FHIR server held more data than the page limit allowed; the oldest data were not read.",
     "vitals-overdue": "",
 }
 MANAGED_REASONS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -40,6 +41,8 @@ def invoke(service_id: str) -> Response:
     fetched = time.perf_counter()
     drafts = drafts_to_check(context)
     timeline = state.translator.timeline(_chart_resources(data), drafts)
+    if data.incomplete_keys:  # paging stopped early: the card must say so, never grade silently on less data
+        timeline = dataclasses.replace(timeline, translation_flags=timeline.translation_flags | {"data-incomplete"})
     now = state.clock()
     if isinstance(context, OrderSignContext):
         assessment, checks = check_drafts(timeline, state.policy, now, timeline.draft_orders)

@@ -272,3 +272,19 @@ def test_missing_keys_are_fetched_in_parallel(app: Flask) -> None:
 
     assert [r["id"] for r in data.resources("Patient")] == [PATIENT_ID]
     assert len(data.fetched_keys) == 4
+
+
+@responses.activate
+def test_incomplete_paging_is_flagged_on_the_card(app: Flask) -> None:
+    from tests.fhir_builders import car_t
+
+    responses.get(OBS_URL, json=searchset(observation("o1"), next_url="https://elsewhere.example.net/Observation?p=2"))
+    body = request_without(
+        "observations", prefetch={"medicationAdministrations": searchset(car_t(hours_ago=96))}
+    ).model_dump(exclude_none=True)
+
+    response = app.test_client().post("/cds-services/crs-patient-view", json=body)
+
+    (card,) = response.json["cards"]
+    assert "data-incomplete" in card["extension"]["crs-assessment"]["flags"]
+    assert "the oldest data were not read" in card["detail"]
