@@ -72,10 +72,18 @@ def serve(host: str, port: int) -> None:
     from service.server import GunicornServer, gunicorn_options, prepare_metrics_dir
 
     prepare_metrics_dir()  # before the app (and prometheus_client) is imported
+    from sqlalchemy.exc import SQLAlchemyError
+
     from service.app import create_app
 
-    settings = checked_runtime_settings()
-    GunicornServer(create_app(settings), gunicorn_options(settings, host, port)).run()
+    settings = load_settings()
+    try:
+        app = create_app(settings)  # validates every file once, migrates, then gunicorn forks the workers
+    except (CatalogError, PolicyError, ClientsError) as error:
+        raise ConfigProblem(str(error)) from error
+    except SQLAlchemyError as error:
+        raise ConfigProblem(f"CRS_CDS_DATABASE_URL: the database cannot be used ({type(error).__name__})") from error
+    GunicornServer(app, gunicorn_options(settings, host, port)).run()
 
 
 @main.command()

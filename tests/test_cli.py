@@ -106,3 +106,12 @@ def test_assess_on_the_grade_3_fixture(runner: CliRunner) -> None:
     assert (assessment["grade"], assessment["managed_grade"], assessment["indicator"]) == (3, 3, "critical")
     suggested = {(o["drug"], o["dose_mg"], o["interval_hours"]) for o in assessment["recommended"]}
     assert suggested == {("tocilizumab", 576.0, None), ("dexamethasone", 10.0, 6.0)}
+
+
+def test_serve_refuses_a_bad_policy_readably(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRS_CDS_POLICY", "/nonexistent/policy.toml")
+
+    result = runner.invoke(main, ["serve", "--port", "8999"])
+
+    assert result.exit_code == 2
+    assert "/nonexistent/policy.toml: cannot read" in result.output
