@@ -108,8 +108,11 @@ def test_assess_on_the_grade_3_fixture(runner: CliRunner) -> None:
     assert suggested == {("tocilizumab", 576.0, None), ("dexamethasone", 10.0, 6.0)}
 
 
-def test_serve_refuses_a_bad_policy_readably(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_refuses_a_bad_policy_readably(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("CRS_CDS_POLICY", "/nonexistent/policy.toml")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))  # serve sets it; restored after
 
     result = runner.invoke(main, ["serve", "--port", "8999"])
 
