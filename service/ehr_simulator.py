@@ -6,30 +6,23 @@ by the README to show an authenticated call.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from service.catalog.services import MissingToken, fill_prefetch_template
 from service.fhir.bundles import bundle_resources, next_link
 
-TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 READ_SCOPES = " ".join(
     f"user/{kind}.read" for kind in ("Patient", "Observation", "MedicationAdministration", "MedicationRequest")
 )
-SERVICE_FOR_HOOK = {
-    "patient-view": "crs-patient-view",
-    "order-select": "crs-order-select",
-    "order-sign": "crs-order-sign",
-}
 
 
 class SimulatorError(Exception):
@@ -124,16 +117,12 @@ def resolve_prefetch(
     """Each template with its tokens replaced, read from the FHIR server; pages merged as one Bundle."""
     prefetch: dict[str, Any] = {}
     for key, template in templates.items():
-        query = TOKEN.sub(lambda m: quote(str(_token_value(m.group(1), context)), safe=""), template)
+        try:
+            query = fill_prefetch_template(template, context)
+        except MissingToken as error:
+            raise SimulatorError(f"prefetch {key}: {error}") from error
         prefetch[key] = _fetch_all(http, f"{call.fhir_server.rstrip('/')}/{query}", call)  # type: ignore[union-attr]
     return prefetch
-
-
-def _token_value(token: str, context: dict[str, Any]) -> str:
-    if token.startswith("context."):
-        return str(context.get(token.removeprefix("context."), ""))
-    resource_type, _, resource_id = str(context.get("userId", "")).partition("/")
-    return resource_id if token == f"user{resource_type}Id" else ""
 
 
 def _fetch_all(http: requests.Session, url: str, call: HookCall) -> dict[str, Any] | None:

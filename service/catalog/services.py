@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -20,7 +22,13 @@ HOOK_CONTEXT_TOKENS: dict[str, frozenset[str]] = {
     "order-select": frozenset({"userId", "patientId", "encounterId"}),
     "order-sign": frozenset({"userId", "patientId", "encounterId"}),
 }
-USER_TOKENS = frozenset({"userPractitionerId", "userPractitionerRoleId", "userPatientId", "userRelatedPersonId"})
+USER_TOKEN_TYPES = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+USER_TOKENS = frozenset(USER_TOKEN_TYPES)
 TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 # A read (Type/id) or a type-level search (Type?param=value&...), nothing else (CDS Hooks 2.0 restrictions).
 QUERY_SHAPE = re.compile(r"^[A-Z][A-Za-z]+(/[^/?\s]+|\?[^\s#]+)$")
@@ -104,3 +112,31 @@ def _service(path: Path, index: int, services_file: ServicesFile) -> ServiceDefi
         return ServiceDefinition.model_validate(entry)
     except ValidationError as error:
         raise CatalogError.from_validation(path, error, prefix=f"service.{index}.") from error
+
+
+class MissingToken(ValueError):
+    """A prefetch token has no value in the hook's context."""
+
+
+def fill_prefetch_template(template: str, context: Mapping[str, object]) -> str:
+    """The template with its tokens replaced by URL-encoded context values (CDS Hooks 2.0 token rules).
+
+    ``{{context.X}}`` is a root-level context field; a user token is the id in ``context.userId`` when its
+    resource type matches (``{{userPractitionerId}}`` from ``Practitioner/123``). Raises MissingToken.
+    """
+
+    def value_of(match: re.Match[str]) -> str:
+        token = match.group(1)
+        value = (
+            context.get(token.removeprefix("context.")) if token.startswith("context.") else _user_id(token, context)
+        )
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise MissingToken(f"prefetch token {{{{{token}}}}} has no value in this request")
+        return quote(str(value), safe="")
+
+    return TOKEN.sub(value_of, template)
+
+
+def _user_id(token: str, context: Mapping[str, object]) -> str | None:
+    resource_type, _, resource_id = str(context.get("userId", "")).partition("/")
+    return resource_id if resource_id and USER_TOKEN_TYPES.get(token) == resource_type else None

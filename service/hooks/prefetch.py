@@ -8,13 +8,12 @@ data cannot be had makes the call fail with 412, naming the key.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from service.catalog import ServiceDefinition
+from service.catalog.services import MissingToken, fill_prefetch_template
 from service.fhir.bundles import FhirResource, bundle_resources, is_operation_outcome, is_resource, next_link
 from service.fhir.client import Deadline, FhirClient, SearchResult
 from service.fhir.errors import FhirError
@@ -23,14 +22,6 @@ from service.hooks.errors import BadRequest, PreconditionFailed
 from service.hooks.models import HookRequest
 from service.observability import FHIR_ERRORS, FHIR_FETCH
 from service.settings import normalise_base_url
-
-TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-USER_TOKEN_TYPES = {
-    "userPractitionerId": "Practitioner",
-    "userPractitionerRoleId": "PractitionerRole",
-    "userPatientId": "Patient",
-    "userRelatedPersonId": "RelatedPerson",
-}
 
 
 @dataclass(frozen=True)
@@ -64,24 +55,11 @@ class _Plan:
 
 
 def render_template(template: str, request: HookRequest) -> str:
-    """Replace prefetch tokens with URL-encoded context values (CDS Hooks 2.0 token rules)."""
-
-    def value_of(match: re.Match[str]) -> str:
-        token = match.group(1)
-        if token.startswith("context."):
-            value = request.context.get(token.removeprefix("context."))
-        else:
-            value = _user_token(token, request.context.get("userId"))
-        if not isinstance(value, str | int):
-            raise PreconditionFailed(f"prefetch token {{{{{token}}}}} has no value in this request")
-        return quote(str(value), safe="")
-
-    return TOKEN.sub(value_of, template)
-
-
-def _user_token(token: str, user_id: object) -> str | None:
-    resource_type, _, resource_id = str(user_id).partition("/")
-    return resource_id if USER_TOKEN_TYPES.get(token) == resource_type else None
+    """The relative FHIR URL of a prefetch template for this request; 412 when a token has no value."""
+    try:
+        return fill_prefetch_template(template, request.context)
+    except MissingToken as error:
+        raise PreconditionFailed(str(error)) from error
 
 
 def resolve(

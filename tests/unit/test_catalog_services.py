@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.catalog import CatalogError, load_services
-from service.catalog.services import check_prefetch_template
+from service.catalog.services import MissingToken, check_prefetch_template, fill_prefetch_template
 from service.settings import BUNDLED_CATALOG_DIR
 
 
@@ -81,3 +81,27 @@ def test_invalid_services_file_names_file_and_key(tmp_path: Path, edit: object, 
 def test_missing_services_file_is_a_catalog_error(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="cannot read"):
         load_services(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("template", "context", "filled"),
+    [
+        ("Patient/{{context.patientId}}", {"patientId": "p 1"}, "Patient/p%201"),
+        ("Observation?patient={{context.patientId}}&_count=5", {"patientId": "p1"}, "Observation?patient=p1&_count=5"),
+        ("Practitioner/{{userPractitionerId}}", {"userId": "Practitioner/doc-1"}, "Practitioner/doc-1"),
+    ],
+)
+def test_prefetch_tokens_are_filled_from_the_context(template: str, context: dict[str, str], filled: str) -> None:
+    assert fill_prefetch_template(template, context) == filled
+
+
+@pytest.mark.parametrize(
+    ("template", "context"),
+    [
+        ("Patient/{{context.patientId}}", {}),
+        ("PractitionerRole/{{userPractitionerRoleId}}", {"userId": "Practitioner/doc-1"}),
+    ],
+)
+def test_a_token_without_a_value_is_refused(template: str, context: dict[str, str]) -> None:
+    with pytest.raises(MissingToken):
+        fill_prefetch_template(template, context)
