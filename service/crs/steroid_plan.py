@@ -9,6 +9,7 @@ from datetime import timedelta
 from service.crs.assessment import RecommendedOrder
 from service.crs.evidence import fmt_number
 from service.crs.findings import Findings, Situation
+from service.crs.history import car_t_infusions
 from service.crs.steroids import (
     Regimen,
     candidate_regimens,
@@ -109,7 +110,7 @@ def plan_steroids(situation: Situation, findings: Findings) -> bool:
 
 def _early_steroid_product(situation: Situation) -> bool:
     ctx = situation.ctx
-    infusions = [dose for dose in ctx.timeline.given(ctx.policy.drugs_with_role("car-t"), situation.now)]
+    infusions = car_t_infusions(ctx, situation.now)
     return bool(infusions) and ctx.policy.drugs[infusions[0].drug].early_steroid
 
 
