@@ -118,6 +118,30 @@ class Order:
     resource_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UnrecognisedCode:
+    """A coding that no policy entry recognised (R-UNIDENTIFIED), counted so a site can map its local codes.
+
+    ``resource_type`` is MedicationAdministration, MedicationRequest or Observation.
+    """
+
+    resource_type: str
+    system: str | None
+    code: str | None
+    display: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnidentifiedMedication:
+    """R-UNIDENTIFIED: an administration or active order that no policy drug matches, named on the card."""
+
+    at: datetime | None
+    resource_type: str
+    name: str
+    codes: tuple[UnrecognisedCode, ...]
+    source: str
+
+
 T = TypeVar("T", bound=Timed)
 
 
@@ -171,6 +195,8 @@ class Timeline:
     orders: tuple[Order, ...] = ()
     draft_orders: tuple[Order, ...] = ()
     translation_flags: frozenset[str] = frozenset()
+    unidentified_medications: tuple[UnidentifiedMedication, ...] = ()
+    unrecognised_codes: tuple[UnrecognisedCode, ...] = ()
 
     def given(self, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
         return tuple(dose for dose in self.administrations.up_to(up_to) if dose.drug in drugs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from service.crs.policy import Policy
@@ -44,18 +45,42 @@ class DrugMatcher:
         lowered = text.lower()
         return next((key for pattern, key in self.by_name if pattern.search(lowered)), None)
 
-    def match_medication(self, resource: FhirDict) -> str | None:
-        """``medication[x]``: a CodeableConcept, or a reference to a contained Medication or with a display."""
-        if "medicationCodeableConcept" in resource:
-            return self.match_concept(resource["medicationCodeableConcept"])
-        reference = resource.get("medicationReference")
-        if not isinstance(reference, dict):
-            return None
-        contained = _contained(resource, reference.get("reference"))
-        if contained is not None:
-            return self.match_concept(contained.get("code"))
-        display = reference.get("display")
-        return self.match_name(display) if isinstance(display, str) else None
+    def match_medication(self, resource: FhirDict, fetched: Mapping[str, FhirDict] | None = None) -> str | None:
+        """``medication[x]`` of an administration or order, read through ``medication_concept``."""
+        return self.match_concept(medication_concept(resource, fetched or {}))
+
+
+def medication_concept(resource: FhirDict, fetched: Mapping[str, FhirDict]) -> FhirDict:
+    """The CodeableConcept that names the drug of ``medication[x]``.
+
+    FHIR R4 allows ``medicationCodeableConcept`` or ``medicationReference``. A reference is read from a
+    contained Medication (``#id``), else from a Medication fetched from the FHIR server (``fetched`` maps
+    ``Medication/{id}`` to it), and the reference's ``display`` is added as text either way: EHRs often send
+    only a display. An empty dict means nothing names the drug.
+    """
+    if isinstance(resource.get("medicationCodeableConcept"), dict):
+        return dict(resource["medicationCodeableConcept"])
+    reference = resource.get("medicationReference")
+    if not isinstance(reference, dict):
+        return {}
+    target = reference.get("reference")
+    medication = _contained(resource, target) or fetched.get(medication_key(target) or "")
+    concept = dict(medication.get("code") or {}) if isinstance(medication, dict) else {}
+    display = reference.get("display")
+    if isinstance(display, str) and display.strip():
+        text = concept.get("text")
+        concept["text"] = f"{text} | {display}" if isinstance(text, str) else display
+    return concept
+
+
+def medication_key(reference: object) -> str | None:
+    """``Medication/{id}`` of a relative or absolute reference to a Medication not contained; else None."""
+    if not isinstance(reference, str) or reference.startswith("#"):
+        return None
+    parts = reference.rstrip("/").split("/")
+    if len(parts) < 2 or parts[-2] != "Medication" or not parts[-1]:
+        return None
+    return f"Medication/{parts[-1]}"
 
 
 def _contained(resource: FhirDict, reference: object) -> FhirDict | None:

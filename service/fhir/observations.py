@@ -16,6 +16,7 @@ from service.crs.timeline import (
     OxygenSupport,
     Spo2,
     Temperature,
+    UnrecognisedCode,
     Weight,
 )
 from service.fhir import units
@@ -80,6 +81,7 @@ class ObservationRecords:
     baseline_labs: list[BaselineLab] = field(default_factory=list)
     icans: list[IcansAssessment] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
+    unrecognised: list[UnrecognisedCode] = field(default_factory=list)
 
 
 def read_observation(observation: FhirDict, codes: ObservationCodes, out: ObservationRecords) -> None:
@@ -91,12 +93,27 @@ def read_observation(observation: FhirDict, codes: ObservationCodes, out: Observ
         return
     keys = coding_keys(observation.get("code"))
     source = reference_of(observation)
-    _read_device(observation, at, source, codes, out)
+    is_device = _read_device(observation, at, source, codes, out)
     for code in keys & codes.baseline_items.keys():
         out.baseline_labs.extend(BaselineLab(at, item, source) for item in codes.baseline_items[code])
     reader = _reader_for(keys, codes)
     if reader is not None:
         reader(observation, at, source, keys, codes, out)
+    elif not is_device and not keys & codes.baseline_items.keys():
+        out.unrecognised.extend(_unrecognised(observation))
+
+
+def _unrecognised(observation: FhirDict) -> list[UnrecognisedCode]:
+    """R-UNIDENTIFIED: the codings of an Observation no policy code list names, for the codes report."""
+    return [
+        UnrecognisedCode(
+            "Observation",
+            str(coding.get("system")) if isinstance(coding.get("system"), str) else None,
+            str(coding.get("code")) if isinstance(coding.get("code"), str) else None,
+            str(coding.get("display")) if isinstance(coding.get("display"), str) else None,
+        )
+        for coding in codings(observation.get("code"))
+    ]
 
 
 def _reader_for(keys: set[str], codes: ObservationCodes) -> Any:
@@ -191,7 +208,7 @@ def _read_oxygen_numbers(
     out.oxygen.append(OxygenSupport(at, None, None, flow, fio2, source))
 
 
-def _read_device(obs: FhirDict, at: datetime, source: str, codes: ObservationCodes, out: ObservationRecords) -> None:
+def _read_device(obs: FhirDict, at: datetime, source: str, codes: ObservationCodes, out: ObservationRecords) -> bool:
     """G-HYPOXIA: a value that is a known device or room-air code counts, whatever the Observation's code."""
     concepts = [obs.get("valueCodeableConcept")]
     concepts += [c.get("valueCodeableConcept") for c in obs.get("component") or [] if isinstance(c, dict)]
@@ -201,7 +218,8 @@ def _read_device(obs: FhirDict, at: datetime, source: str, codes: ObservationCod
             if device is not None:
                 name = coding.get("display") if isinstance(coding.get("display"), str) else device
                 out.oxygen.append(OxygenSupport(at, device, str(name), None, None, source))
-                return
+                return True
+    return False
 
 
 def _read_weight(

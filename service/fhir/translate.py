@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import cast
 
 from service.crs.policy import Policy
-from service.crs.timeline import Administration, AdministrationStatus, Order, Series, Timeline
+from service.crs.timeline import (
+    Administration,
+    AdministrationStatus,
+    Order,
+    Series,
+    Timeline,
+    UnidentifiedMedication,
+    UnrecognisedCode,
+)
 from service.fhir import units
 from service.fhir.fields import (
     FhirDict,
+    codings,
+    concept_texts,
     effective_end,
     effective_start,
     parse_date,
@@ -18,7 +28,7 @@ from service.fhir.fields import (
     quantity,
     reference_of,
 )
-from service.fhir.medications import DrugMatcher
+from service.fhir.medications import DrugMatcher, medication_concept
 from service.fhir.observations import ObservationCodes, ObservationRecords, read_observation
 
 GIVEN_STATUSES = frozenset({"completed", "in-progress", "on-hold", "stopped"})
@@ -37,29 +47,27 @@ class Translator:
     def from_policy(cls, policy: Policy) -> Translator:
         return cls(DrugMatcher.from_policy(policy), ObservationCodes.from_policy(policy))
 
-    def timeline(self, resources: Iterable[FhirDict], draft_orders: Iterable[FhirDict] = ()) -> Timeline:
-        """Resources of any type in any order; those the engine does not use are ignored."""
-        observations = ObservationRecords()
-        administrations: list[Administration] = []
-        orders: list[Order] = []
-        patient: FhirDict | None = None
-        for resource in resources:
-            kind = resource.get("resourceType")
-            if kind == "Observation":
-                read_observation(resource, self.codes, observations)
-            elif kind == "MedicationAdministration":
-                administrations.extend(self.administration(resource))
-            elif kind == "MedicationRequest" and resource.get("status") in CHART_ORDER_STATUSES:
-                orders.extend(self.order(resource))
-            elif kind == "Patient" and patient is None:
-                patient = resource
-        drafts = [order for resource in draft_orders for order in self.order(resource)]
-        return _assemble(patient, observations, administrations, orders, drafts)
+    def timeline(
+        self,
+        resources: Iterable[FhirDict],
+        draft_orders: Iterable[FhirDict] = (),
+        medications: Mapping[str, FhirDict] | None = None,
+    ) -> Timeline:
+        """Resources of any type in any order; those the engine does not use are ignored.
 
-    def administration(self, resource: FhirDict) -> list[Administration]:
+        ``medications`` maps ``Medication/{id}`` to Medications fetched from the FHIR server for
+        ``medicationReference`` values that are not contained.
+        """
+        reading = _Reading(self, medications or {})
+        for resource in resources:
+            reading.add(resource)
+        drafts = [order for resource in draft_orders for order in self.order(resource, reading.medications)]
+        return reading.assemble(drafts)
+
+    def administration(self, resource: FhirDict, medications: Mapping[str, FhirDict]) -> list[Administration]:
         """A MedicationAdministration of a policy drug that counts as given; dose time = start."""
         status = resource.get("status")
-        drug = self.matcher.match_medication(resource)
+        drug = self.matcher.match_medication(resource, medications)
         at = effective_start(resource)
         if status not in GIVEN_STATUSES or drug is None or at is None:
             return []  # entered-in-error, not-done, unknown drug or no usable time: ignored
@@ -79,8 +87,8 @@ class Translator:
             )
         ]
 
-    def order(self, resource: FhirDict) -> list[Order]:
-        drug = self.matcher.match_medication(resource)
+    def order(self, resource: FhirDict, medications: Mapping[str, FhirDict] | None = None) -> list[Order]:
+        drug = self.matcher.match_medication(resource, medications)
         if drug is None:
             return []
         dosage = _first(resource.get("dosageInstruction"))
@@ -97,6 +105,65 @@ class Translator:
                 resource_id=resource.get("id") if isinstance(resource.get("id"), str) else None,
             )
         ]
+
+
+@dataclass
+class _Reading:
+    """What one request's resources have said so far."""
+
+    translator: Translator
+    medications: Mapping[str, FhirDict]
+    observations: ObservationRecords = field(default_factory=ObservationRecords)
+    administrations: list[Administration] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    unidentified: list[UnidentifiedMedication] = field(default_factory=list)
+    patient: FhirDict | None = None
+
+    def add(self, resource: FhirDict) -> None:
+        kind = resource.get("resourceType")
+        if kind == "Observation":
+            read_observation(resource, self.translator.codes, self.observations)
+        elif kind == "MedicationAdministration":
+            given = self.translator.administration(resource, self.medications)
+            self.administrations.extend(given)
+            self._note_unidentified(resource, matched=bool(given))
+        elif kind == "MedicationRequest" and resource.get("status") in CHART_ORDER_STATUSES:
+            active = self.translator.order(resource, self.medications)
+            self.orders.extend(active)
+            self._note_unidentified(resource, matched=bool(active))
+        elif kind == "Patient" and self.patient is None:
+            self.patient = resource
+
+    def _note_unidentified(self, resource: FhirDict, matched: bool) -> None:
+        if not matched and _counts_as_given_or_active(resource):
+            concept = medication_concept(resource, self.medications)
+            if self.translator.matcher.match_concept(concept) is None:  # R-UNIDENTIFIED
+                self.unidentified.append(_unidentified(resource, concept))
+
+    def assemble(self, drafts: list[Order]) -> Timeline:
+        return _assemble(self, drafts)
+
+
+def _counts_as_given_or_active(resource: FhirDict) -> bool:
+    if resource.get("resourceType") == "MedicationAdministration":
+        return resource.get("status") in GIVEN_STATUSES
+    return resource.get("status") in CHART_ORDER_STATUSES
+
+
+def _unidentified(resource: FhirDict, concept: FhirDict) -> UnidentifiedMedication:
+    """R-UNIDENTIFIED: the drug named as the chart names it (text, display or code) with its time."""
+    kind = str(resource.get("resourceType"))
+    found = tuple(
+        UnrecognisedCode(kind, _text(coding.get("system")), _text(coding.get("code")), _text(coding.get("display")))
+        for coding in codings(concept)
+    ) or (UnrecognisedCode(kind, None, None, _text(concept.get("text"))),)
+    names = concept_texts(concept) or [f"{code.system}|{code.code}" for code in found if code.code]
+    at = effective_start(resource) if kind == "MedicationAdministration" else parse_instant(resource.get("authoredOn"))
+    return UnidentifiedMedication(at, kind, names[0] if names else "(no name or code)", found, reference_of(resource))
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _first(value: object) -> FhirDict:
@@ -122,13 +189,8 @@ def interval_hours(timing: object) -> float | None:
     return float(period) * HOURS_PER_UNIT[str(unit)] / frequency
 
 
-def _assemble(
-    patient: FhirDict | None,
-    obs: ObservationRecords,
-    administrations: list[Administration],
-    orders: list[Order],
-    drafts: list[Order],
-) -> Timeline:
+def _assemble(reading: _Reading, drafts: list[Order]) -> Timeline:
+    patient, obs = reading.patient, reading.observations
     return Timeline(
         patient_id=patient.get("id") if patient and isinstance(patient.get("id"), str) else None,
         birth_date=parse_date(patient.get("birthDate")) if patient else None,
@@ -140,8 +202,11 @@ def _assemble(
         labs=Series.of(obs.labs),
         baseline_labs=Series.of(obs.baseline_labs),
         icans=Series.of(obs.icans),
-        administrations=Series.of(administrations),
-        orders=tuple(orders),
+        administrations=Series.of(reading.administrations),
+        orders=tuple(reading.orders),
         draft_orders=tuple(drafts),
         translation_flags=frozenset(obs.flags),
+        unidentified_medications=tuple(reading.unidentified),
+        unrecognised_codes=tuple(code for item in reading.unidentified for code in item.codes)
+        + tuple(obs.unrecognised),
     )

@@ -241,3 +241,65 @@ def test_patient_birth_date_and_unknown_resources() -> None:
 
 def test_partial_birth_date_is_unknown_age() -> None:
     assert translate(patient("1970")).birth_date is None
+
+
+def _by_reference(reference: dict[str, Any], contained: list[Resource] | None = None) -> Resource:
+    resource = given("x", 1)
+    del resource["medicationCodeableConcept"]
+    resource["medicationReference"] = reference
+    if contained:
+        resource["contained"] = contained
+    return resource
+
+
+@pytest.mark.parametrize(
+    ("resource", "fetched", "drug"),
+    [
+        pytest.param(_by_reference({"display": "Tocilizumab 400 mg/20 mL"}), {}, "tocilizumab", id="display"),
+        pytest.param(
+            _by_reference({"reference": "Medication/m1"}),
+            {
+                "Medication/m1": {
+                    "resourceType": "Medication",
+                    "code": {"coding": [{"system": RXNORM, "code": "612865"}]},
+                }
+            },
+            "tocilizumab",
+            id="fetched",
+        ),
+        pytest.param(
+            _by_reference({"reference": "https://ehr.example/fhir/Medication/m1"}),
+            {"Medication/m1": {"resourceType": "Medication", "code": {"text": "ACTEMRA"}}},
+            "tocilizumab",
+            id="fetched-absolute",
+        ),
+        pytest.param(_by_reference({"reference": "Medication/m1"}), {}, None, id="not-fetched"),
+    ],
+)
+def test_medication_identity_r_unidentified(resource: Resource, fetched: dict[str, Resource], drug: str | None) -> None:
+    """R-UNIDENTIFIED: a drug is read from display, contained or fetched Medication; never guessed."""
+    timeline = TRANSLATOR.timeline([resource], medications=fetched)
+
+    assert [a.drug for a in timeline.administrations.items] == ([drug] if drug else [])
+    assert len(timeline.unidentified_medications) == (0 if drug else 1)
+
+
+def test_unidentified_medications_and_codes_r_unidentified() -> None:
+    unknown = given("x", 3)
+    unknown["medicationCodeableConcept"] = {"coding": [{"system": "urn:site:meds", "code": "T-400", "display": "TCZ"}]}
+    active_order = order("dexamethasone")
+    active_order["medicationCodeableConcept"] = {"text": "site steroid"}
+    stopped = given("x", 2, status="not-done")
+    heart_rate = _obs(("http://loinc.org", "8867-4"), 1)
+
+    timeline = translate(unknown, active_order, stopped, heart_rate)
+
+    assert [(u.resource_type, u.name) for u in timeline.unidentified_medications] == [
+        ("MedicationAdministration", "TCZ"),
+        ("MedicationRequest", "site steroid"),
+    ]
+    assert [(c.resource_type, c.system, c.code, c.display) for c in timeline.unrecognised_codes] == [
+        ("MedicationAdministration", "urn:site:meds", "T-400", "TCZ"),
+        ("MedicationRequest", None, None, "site steroid"),
+        ("Observation", "http://loinc.org", "8867-4", None),
+    ]
