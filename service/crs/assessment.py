@@ -72,6 +72,7 @@ class Assessment(Frozen):
     t0: datetime | None = None
     car_t_product: str | None = None
     grade: int | None = None
+    possible_grade: int | None = Field(default=None, description="C3-FEVER-UNKNOWN: the grade if febrile")
     managed_grade: int | None = None
     fever: bool | None = None
     hypotension_class: int | None = None
@@ -86,4 +87,5 @@ class Assessment(Frozen):
     withheld: tuple[WithheldOrder, ...] = ()
     next_steps: tuple[Note, ...] = ()
     reminders: tuple[Note, ...] = ()
+    data_quality: tuple[Note, ...] = ()
     indicator: Indicator = "info"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.crs import management
+from service.crs import fever_unknown, management
 from service.crs.assessment import Assessment, EvidenceItem, HlhStatus
 from service.crs.evidence import Evidence
 from service.crs.findings import Findings, Situation
@@ -19,6 +19,7 @@ from service.crs.history import (
     organ_finding_text,
     persistent_fever,
 )
+from service.crs.hygiene import name_data_problems
 from service.crs.orders import OrderCheck, check_orders
 from service.crs.policy import Policy
 from service.crs.timeline import Order, Timeline
@@ -53,9 +54,19 @@ def analyse(
         ), None
     findings = Findings()
     _grading_rules(current, findings)
+    name_data_problems(ctx, now, findings)  # R-rules
     situation = _situation(ctx, current, now, findings)
+    fever_unknown.apply(situation, findings)  # C3-FEVER-UNKNOWN leads the card
     management.apply(situation, findings)
+    _unidentified_not_preselected(findings)
     return _assessment(situation, findings, product), situation
+
+
+def _unidentified_not_preselected(findings: Findings) -> None:
+    """R-UNIDENTIFIED reading: an unidentified administration may be tocilizumab or a steroid, so the
+    suggestions stay but none is pre-selected until the clinician has checked it."""
+    if "unidentified-medications" in findings.flags:
+        findings.recommended = [order.model_copy(update={"is_recommended": False}) for order in findings.recommended]
 
 
 def _car_t_ordered(ctx: Context) -> bool:
@@ -117,7 +128,9 @@ def _situation(ctx: Context, current: GradeResult, now: datetime, findings: Find
         )
     icans = latest_icans(ctx, now)
     first_met = hlh_first_met(ctx, now) if hlh is not None else None
-    return Situation(ctx, now, current, managed, icans.grade if icans else None, hlh, first_met)
+    return Situation(
+        ctx, now, current, managed, icans.grade if icans else None, hlh, first_met, icans.at if icans else None
+    )
 
 
 def _hlh_status(situation: Situation, findings: Findings) -> HlhStatus | None:
@@ -144,6 +157,7 @@ def _assessment(situation: Situation, findings: Findings, product: str | None) -
         t0=ctx.t0,
         car_t_product=product,
         grade=current.grade,
+        possible_grade=current.possible_grade,
         managed_grade=situation.managed,
         fever=current.fever,
         hypotension_class=current.hypotension,
@@ -158,5 +172,6 @@ def _assessment(situation: Situation, findings: Findings, product: str | None) -
         withheld=tuple(findings.withheld),
         next_steps=tuple(findings.next_steps),
         reminders=tuple(findings.reminders),
+        data_quality=tuple(findings.data_quality),
         indicator=level,
     )

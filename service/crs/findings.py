@@ -22,6 +22,7 @@ class Findings:
     withheld: list[WithheldOrder] = field(default_factory=list)
     next_steps: list[Note] = field(default_factory=list)
     reminders: list[Note] = field(default_factory=list)
+    data_quality: list[Note] = field(default_factory=list)
     consider_hlh2004: bool = False
 
     def fire(self, rule: str) -> None:
@@ -32,6 +33,12 @@ class Findings:
         """A next step; ``key`` names the wording (the catalog may replace it), ``params`` fill it."""
         self.fire(rule)
         self.next_steps.append(Note(rule=rule, key=key or rule, text=text, params=params))
+
+    def data_problem(self, rule: str, flag: str, text: str, key: str, **params: str) -> None:
+        """R-rules: a data problem named on the card (Data quality), with the flag it sets."""
+        self.fire(rule)
+        self.flags.add(flag)
+        self.data_quality.append(Note(rule=rule, key=key, text=text, params=params))
 
     def remind(self, rule: str, text: str, key: str | None = None, **params: str) -> None:
         self.fire(rule)
@@ -49,6 +56,7 @@ class Situation:
     icans_grade: int | None
     hlh: tuple[LabResult, list[LabResult]] | None = None  # M-HLH: the ferritin and the severe organ labs
     hlh_first_met: datetime | None = None
+    icans_at: datetime | None = None
 
     @property
     def hlh_suspected(self) -> bool:

@@ -5,14 +5,17 @@ same function computes the grade now and the grade history.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 
 from service.crs.evidence import Evidence, fmt_number
 from service.crs.policy import Policy
 from service.crs.timeline import Administration, BloodPressure, OxygenSupport, Temperature, Timeline
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 SUPPORT_CLASS_KEYS = ("fever", "hypotension", "hypoxia")
 
 
@@ -32,6 +35,30 @@ class Context:
         """t0, or the earliest time the engine considers when no CAR T infusion is recorded."""
         return self.t0 or EARLIEST
 
+    @cached_property
+    def fevers(self) -> tuple[Temperature, ...]:
+        """Every temperature >= the threshold since t0, in time order (computed once per assessment)."""
+        threshold = self.policy.fever.threshold_c
+        return tuple(
+            t
+            for t in self.timeline.temperatures.between(self.start, datetime.max.replace(tzinfo=UTC))
+            if t.temp_c >= threshold
+        )
+
+    @cached_property
+    def fever_times(self) -> tuple[datetime, ...]:
+        return tuple(t.at for t in self.fevers)
+
+    @cached_property
+    def febrile_run_starts(self) -> tuple[int, ...]:
+        """For each fever, the index of the first fever of its run (M-G1-PERSISTENT: gaps < 24 h keep a run)."""
+        gap = timedelta(hours=self.policy.management.febrile_run_gap_hours)
+        starts: list[int] = []
+        for index, fever in enumerate(self.fevers):
+            continues = index > 0 and fever.at - self.fevers[index - 1].at < gap
+            starts.append(starts[-1] if continues else index)
+        return tuple(starts)
+
 
 @dataclass(frozen=True)
 class GradeResult:
@@ -47,6 +74,17 @@ class GradeResult:
     flags: frozenset[str] = frozenset()
     unknown: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = field(default=(), compare=False)
+    possible_grade: int | None = None
+
+    @property
+    def comparable(self) -> int | None:
+        """The grade for comparisons over time (M-TOCI-LIMITS, M-G2-ESCALATE): with fever unknown the
+        grade is only a lower bound of 0, so it is unknown, never 0."""
+        return None if "fever" in self.unknown else self.grade
+
+    @property
+    def support_class(self) -> int:
+        return max(self.hypotension or 0, self.hypoxia or 0)
 
 
 def grade_at(ctx: Context, moment: datetime) -> GradeResult:
@@ -60,24 +98,33 @@ def grade_at(ctx: Context, moment: datetime) -> GradeResult:
     known["hypoxia"] = hypoxia is not None
     unknown = tuple(name for name in SUPPORT_CLASS_KEYS if not known[name])
     flags = set(bp_flags | o2_flags)
-    grade: int | None = _combine(fever is True, waiver is not None, hypotension, hypoxia, flags)
+    grade: int | None = _combine(fever, waiver is not None, hypotension, hypoxia, flags)
+    possible = _possible_grade("fever" in unknown, max(hypotension or 0, hypoxia or 0), flags)
     if len(unknown) == len(SUPPORT_CLASS_KEYS):
         grade = None  # C3: fever, BP and oxygen all unknown: insufficient recent data, never 0
     if unknown:
         flags.add("partial-data")  # C3
     evidence = (*fever_evidence, *_waiver_evidence(waiver), *bp_evidence, *o2_evidence)
     return GradeResult(
-        moment, grade, fever, waiver, hypotension, hypoxia, vasopressors, frozenset(flags), unknown, evidence
+        moment, grade, fever, waiver, hypotension, hypoxia, vasopressors, frozenset(flags), unknown, evidence, possible
     )
 
 
-def _combine(fever: bool, waived: bool, hypotension: int | None, hypoxia: int | None, flags: set[str]) -> int:
+def _combine(fever: bool | None, waived: bool, hypotension: int | None, hypoxia: int | None, flags: set[str]) -> int:
     support = max(hypotension or 0, hypoxia or 0)
     if fever or waived:  # G-GRADE
         return max(1 if fever else 0, support)
-    if support >= 2:
-        flags.add("support-without-fever")  # G-GRADE: CRS criteria not met, evaluate other causes
+    if support >= 2 and fever is False:
+        flags.add("support-without-fever")  # G-GRADE: only when fever is known to be absent (C3-FEVER-UNKNOWN)
     return 0
+
+
+def _possible_grade(fever_unknown: bool, support: int, flags: set[str]) -> int | None:
+    """C3-FEVER-UNKNOWN: no temperature in 24 h (no waiver) with a support class N >= 2: "0, or N if febrile"."""
+    if not fever_unknown or support < 2:
+        return None
+    flags.add("fever-unknown")
+    return support
 
 
 def fever_state(ctx: Context, moment: datetime) -> tuple[bool | None, tuple[Evidence, ...]]:
@@ -96,9 +143,8 @@ def _temperature_evidence(rule: str, reading: Temperature, what: str) -> Evidenc
 
 
 def first_fever_since_t0(ctx: Context, moment: datetime) -> Temperature | None:
-    start = ctx.start
-    threshold = ctx.policy.fever.threshold_c
-    return next((t for t in ctx.timeline.temperatures.between(start, moment) if t.temp_c >= threshold), None)
+    first = ctx.fevers[0] if ctx.fevers else None
+    return first if first is not None and first.at <= moment else None
 
 
 def waiver_dose(ctx: Context, moment: datetime) -> Administration | None:
@@ -158,20 +204,40 @@ def hypotension_limits(policy: Policy, age: int | None) -> tuple[float, float | 
 
 
 def is_hypotensive(reading: BloodPressure, sbp_below: float, map_below: float | None) -> bool:
+    """G-HYPOTENSION: SBP below the limit, or (adults: ``map_below`` set) MAP documented or computed below it."""
     low_sbp = reading.systolic_mmhg is not None and reading.systolic_mmhg < sbp_below
-    low_map = map_below is not None and reading.mean_mmhg is not None and reading.mean_mmhg < map_below
+    mean, _computed = mean_pressure(reading, adult=map_below is not None)
+    low_map = map_below is not None and mean is not None and mean < map_below
     return low_sbp or low_map
 
 
 def is_running(dose: Administration, moment: datetime, recent_end: timedelta) -> bool:
-    """G-VASOPRESSOR activity. Reading: a completed or stopped infusion with no end time is not running."""
-    if not dose.is_infusion or dose.at > moment:
+    """G-VASOPRESSOR activity at ``moment``.
+
+    in-progress is an infusion whatever ``effective[x]`` says (a dateTime, no rate); on-hold is paused, not
+    active. Reading: a completed or stopped infusion with no end time is not running (its status says it ended).
+    """
+    if dose.at > moment or dose.status == "on-hold":
         return False
     if dose.status == "in-progress":
         return True
+    if not dose.is_infusion:
+        return False  # a single push dose
     if dose.end is None:
         return dose.status not in ("completed", "stopped")
     return dose.end >= moment - recent_end
+
+
+def paused_infusions(ctx: Context, moment: datetime) -> tuple[Administration, ...]:
+    """G-VASOPRESSOR: vasopressor or inotrope infusions on hold at ``moment``, named but not counted."""
+    drugs = ctx.policy.drugs_with_role("vasopressor") | ctx.policy.drugs_with_role("inotrope")
+    return tuple(d for d in ctx.timeline.given(drugs, moment) if d.status == "on-hold" and d.end is None)
+
+
+def running_inotropes(ctx: Context, moment: datetime) -> tuple[Administration, ...]:
+    recent_end = ctx.hours(ctx.policy.support.vasopressor_recent_end_hours)
+    inotropes = ctx.policy.drugs_with_role("inotrope") - ctx.policy.drugs_with_role("vasopressor")
+    return tuple(d for d in ctx.timeline.given(inotropes, moment) if is_running(d, moment, recent_end))
 
 
 def active_vasopressors(ctx: Context, moment: datetime) -> tuple[Administration, ...]:
@@ -190,45 +256,87 @@ def vasopressor_class(ctx: Context, active: tuple[Administration, ...]) -> int |
 
 
 def latest_blood_pressure(ctx: Context, moment: datetime) -> BloodPressure | None:
-    """C3: the latest reading in 24 h; standalone SBP and MAP taken at the same time are merged."""
+    """C3: the latest reading in 24 h with a systolic or mean pressure (a diastolic alone grades nothing).
+
+    Readings at the same instant are merged (standalone SBP, DBP and MAP); with two of one kind the lowest
+    counts (R-TIES).
+    """
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
-    latest = ctx.timeline.blood_pressures.latest(moment, window)
-    if latest is None:
+    same_time = ctx.timeline.blood_pressures.latest_all(moment, window, where=_grades_pressure)
+    if not same_time:
         return None
-    same_time = ctx.timeline.blood_pressures.between(latest.at, latest.at)
-    systolic = next((r.systolic_mmhg for r in same_time if r.systolic_mmhg is not None), None)
-    mean = next((r.mean_mmhg for r in same_time if r.mean_mmhg is not None), None)
-    return BloodPressure(latest.at, systolic, mean, ", ".join(sorted({r.source for r in same_time})))
+    at = same_time[0].at
+    everything = ctx.timeline.blood_pressures.between(at, at)
+    return BloodPressure(
+        at,
+        _lowest(r.systolic_mmhg for r in everything),
+        _lowest(r.mean_mmhg for r in everything),
+        ", ".join(sorted({r.source for r in everything})),
+        _lowest(r.diastolic_mmhg for r in everything),
+    )
+
+
+def _grades_pressure(reading: BloodPressure) -> bool:
+    return reading.systolic_mmhg is not None or reading.mean_mmhg is not None
+
+
+def _lowest(values: Iterable[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return min(known) if known else None
+
+
+def mean_pressure(reading: BloodPressure, adult: bool) -> tuple[float | None, bool]:
+    """G-HYPOTENSION: (MAP, computed?). For adults a MAP not documented is DBP + (SBP - DBP) / 3 from the
+    same instant; for children MAP is not used."""
+    if not adult:
+        return None, False
+    if reading.mean_mmhg is not None:
+        return reading.mean_mmhg, False
+    if reading.systolic_mmhg is None or reading.diastolic_mmhg is None:
+        return None, False
+    return reading.diastolic_mmhg + (reading.systolic_mmhg - reading.diastolic_mmhg) / 3, True
 
 
 def hypotension_class(
     ctx: Context, moment: datetime, vasopressors: tuple[Administration, ...]
 ) -> tuple[int | None, tuple[Evidence, ...], frozenset[str]]:
     pressor_class = vasopressor_class(ctx, vasopressors)
+    others = _infusions_not_counted(ctx, moment)
     if pressor_class is not None:  # G-VASOPRESSOR sets the class, BP or not
-        names = ", ".join(sorted({dose.drug for dose in vasopressors}))
-        sources = tuple(dose.source for dose in vasopressors)
-        return (
-            pressor_class,
-            (Evidence("G-VASOPRESSOR", f"running vasopressor infusion: {names}", moment, sources),),
-            frozenset(),
-        )
+        return pressor_class, (*_infusion_evidence(vasopressors, "running vasopressor infusion"), *others), frozenset()
     age = age_in_years(ctx.timeline.birth_date, moment)
     flags = frozenset({"age-unknown"}) if age is None else frozenset()
     reading = latest_blood_pressure(ctx, moment)
     if reading is None:
-        return None, (), flags
+        return None, others, flags
     sbp_below, map_below = hypotension_limits(ctx.policy, age)
     value = 2 if is_hypotensive(reading, sbp_below, map_below) else 0  # G-HYPOTENSION
-    return value, (_bp_evidence(reading),), flags
+    return value, (_bp_evidence(reading, map_below is not None), *others), flags
 
 
-def _bp_evidence(reading: BloodPressure) -> Evidence:
+def _infusion_evidence(doses: Iterable[Administration], what: str) -> tuple[Evidence, ...]:
+    """One line per infusion, at the time it started (never the assessment time)."""
+    return tuple(
+        Evidence("G-VASOPRESSOR", f"{what}: {dose.drug}", dose.at, (dose.source,))
+        for dose in sorted(doses, key=lambda d: (d.at, d.drug))
+    )
+
+
+def _infusions_not_counted(ctx: Context, moment: datetime) -> tuple[Evidence, ...]:
+    """G-VASOPRESSOR: paused infusions and inotropes are named in the detail, not counted."""
+    return (
+        *_infusion_evidence(paused_infusions(ctx, moment), "infusion on hold (paused), not counted"),
+        *_infusion_evidence(running_inotropes(ctx, moment), "inotrope running, not counted as a vasopressor"),
+    )
+
+
+def _bp_evidence(reading: BloodPressure, adult: bool) -> Evidence:
     parts = []
     if reading.systolic_mmhg is not None:
         parts.append(f"systolic {fmt_number(reading.systolic_mmhg)} mmHg")
-    if reading.mean_mmhg is not None:
-        parts.append(f"MAP {fmt_number(reading.mean_mmhg)} mmHg")
+    mean, computed = mean_pressure(reading, adult)
+    if mean is not None:
+        parts.append(f"MAP {fmt_number(mean)} mmHg" + (" (computed from systolic and diastolic)" if computed else ""))
     return Evidence("G-HYPOTENSION", "latest blood pressure: " + ", ".join(parts), reading.at, (reading.source,))
 
 
@@ -236,10 +344,13 @@ def current_oxygen(ctx: Context, moment: datetime) -> OxygenSupport | None:
     """C3: the latest device documentation in 24 h, with the latest flow and FiO2 documented since it."""
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
     oxygen = ctx.timeline.oxygen
-    device = oxygen.latest(moment, window, where=lambda record: record.device is not None)
+    devices = oxygen.latest_all(moment, window, where=lambda record: record.device is not None)
+    device = max(devices, key=_support_rank) if devices else None  # R-TIES: the most supportive device
     since = device.at if device else moment - window
-    flow = oxygen.latest(moment, moment - since, where=lambda record: record.flow_l_min is not None)
-    fio2 = oxygen.latest(moment, moment - since, where=lambda record: record.fio2_pct is not None)
+    flows = oxygen.latest_all(moment, moment - since, where=lambda record: record.flow_l_min is not None)
+    fio2s = oxygen.latest_all(moment, moment - since, where=lambda record: record.fio2_pct is not None)
+    flow = max(flows, key=lambda record: record.flow_l_min or 0) if flows else None
+    fio2 = max(fio2s, key=lambda record: record.fio2_pct or 0) if fio2s else None
     found = [record for record in (device, flow, fio2) if record is not None]
     if not found:
         return None
@@ -250,7 +361,15 @@ def current_oxygen(ctx: Context, moment: datetime) -> OxygenSupport | None:
         flow_l_min=flow.flow_l_min if flow else None,
         fio2_pct=fio2.fio2_pct if fio2 else None,
         source=", ".join(sorted({record.source for record in found})),
+        invasive=device.invasive if device else False,
     )
+
+
+DEVICE_RANK = {"room-air": 0, "blow-by": 1, "nasal-cannula": 2, "high-flow": 3, "positive-pressure": 4}
+
+
+def _support_rank(record: OxygenSupport) -> tuple[int, bool, str]:
+    return DEVICE_RANK.get(record.device or "", -1), record.invasive, record.source
 
 
 def hypoxia_class(ctx: Context, moment: datetime) -> tuple[int | None, tuple[Evidence, ...], frozenset[str]]:

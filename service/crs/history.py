@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,18 +30,10 @@ def in_scope(ctx: Context, grade: int | None, now: datetime) -> bool:
 
 def current_febrile_run(ctx: Context, now: datetime) -> tuple[Temperature, Temperature] | None:
     """(first, last) fever of the run containing the latest fever since t0; gaps < 24 h keep a run going."""
-    start = ctx.start
-    threshold = ctx.policy.fever.threshold_c
-    fevers = [t for t in ctx.timeline.temperatures.between(start, now) if t.temp_c >= threshold]
-    if not fevers:
+    last = bisect_right(ctx.fever_times, now) - 1
+    if last < 0:
         return None
-    gap = ctx.hours(ctx.policy.management.febrile_run_gap_hours)
-    first = fevers[-1]
-    for earlier in reversed(fevers[:-1]):
-        if first.at - earlier.at >= gap:
-            break
-        first = earlier
-    return first, fevers[-1]
+    return ctx.fevers[ctx.febrile_run_starts[last]], ctx.fevers[last]
 
 
 def persistent_fever(ctx: Context, now: datetime) -> tuple[Temperature, Temperature] | None:
@@ -69,8 +62,20 @@ def event_times(ctx: Context, now: datetime) -> list[datetime]:
     return sorted(times)
 
 
+def managed_grade_at(ctx: Context, moment: datetime) -> int | None:
+    """The managed grade at ``moment`` before M-G2-ESCALATE: the grade, raised by M-G1-PERSISTENT and M-HLH."""
+    grade = grade_at(ctx, moment).grade
+    if grade is None:
+        return None
+    if persistent_fever(ctx, moment) is not None:
+        grade = max(grade, 2)
+    if hlh_criteria(ctx, moment) is not None:
+        grade = max(grade, 3)
+    return grade
+
+
 def last_rise_to_grade_2(ctx: Context, now: datetime, stop_before: datetime | None = None) -> datetime | None:
-    """M-G2-ESCALATE: when the grade last rose to >= 2; null grades neither break nor start a rise.
+    """M-G2-ESCALATE: when the managed grade last rose to >= 2; null grades neither break nor start a rise.
 
     The grade history is re-run backwards from now. ``stop_before``: once the current stretch of
     grade >= 2 reaches back past it, an earlier rise cannot change the answer (the caller needs the first
@@ -80,7 +85,7 @@ def last_rise_to_grade_2(ctx: Context, now: datetime, stop_before: datetime | No
     for moment in reversed(event_times(ctx, now)):
         if rise is not None and stop_before is not None and moment < stop_before:
             return rise
-        grade = grade_at(ctx, moment).grade
+        grade = managed_grade_at(ctx, moment)
         if grade is None:
             continue
         if grade >= 2:
@@ -97,8 +102,10 @@ class Escalation:
 
 
 def no_improvement_after_tocilizumab(ctx: Context, current: GradeResult, now: datetime) -> Escalation | None:
-    """M-G2-ESCALATE: first tocilizumab dose after the last rise to >= 2, given >= 24 h ago, grade not lower."""
-    if current.grade is None:
+    """M-G2-ESCALATE: first tocilizumab dose after the managed grade last rose to >= 2, given >= 24 h ago,
+    and the grade now not lower than at that dose. An unknown grade now does not escalate."""
+    grade_now = current.comparable
+    if grade_now is None:
         return None
     tocilizumab = ctx.policy.drugs_with_role("tocilizumab")
     doses = ctx.timeline.given(tocilizumab, now)
@@ -108,15 +115,35 @@ def no_improvement_after_tocilizumab(ctx: Context, current: GradeResult, now: da
     reference = next((dose for dose in doses if rise is not None and dose.at >= rise), None)
     if reference is None or now - reference.at < ctx.hours(ctx.policy.management.no_improvement_hours):
         return None
-    grade_then = grade_at(ctx, reference.at).grade
-    if grade_then is None or current.grade < grade_then:
-        return None  # improvement compares ASTCT grades; unknown grade at the dose: no escalation
+    grade_then = grade_at_dose(ctx, reference.at)
+    if grade_now < grade_then:
+        return None  # improvement compares ASTCT grades
     return Escalation(reference, grade_then)
 
 
+def grade_at_dose(ctx: Context, dose_at: datetime) -> int:
+    """M-G2-ESCALATE: the latest known grade in the 24 h up to the dose; none known: 2, since the dose was
+    given for managed grade >= 2 (an unknown grade never blocks escalation for ever)."""
+    window_start = dose_at - ctx.hours(24)
+    moments = [dose_at, *reversed([m for m in event_times(ctx, dose_at) if m >= window_start and m != dose_at])]
+    for moment in moments:
+        grade = grade_at(ctx, moment).comparable
+        if grade is not None:
+            return grade
+    return 2
+
+
+LOWER_IS_WORSE = frozenset({"anc"})
+
+
 def latest_lab(ctx: Context, kind: str, moment: datetime) -> LabResult | None:
+    """C3: the latest result in 48 h; two at the same instant: the most severe (R-TIES)."""
     window = ctx.hours(ctx.policy.freshness.labs_hours)
-    return ctx.timeline.labs.latest(moment, window, where=lambda lab: lab.kind == kind)
+    same_time = ctx.timeline.labs.latest_all(moment, window, where=lambda lab: lab.kind == kind)
+    if not same_time:
+        return None
+    pick = min if kind in LOWER_IS_WORSE else max
+    return pick(same_time, key=lambda lab: lab.value)
 
 
 ORGAN_LABS = {
@@ -177,11 +204,10 @@ def hlh_first_met(ctx: Context, now: datetime) -> datetime | None:
 
 def latest_icans(ctx: Context, now: datetime) -> IcansAssessment | None:
     """C3: latest ICANS in 24 h; a grade beats an ICE score documented at the same time."""
-    latest = ctx.timeline.icans.latest(now, ctx.hours(ctx.policy.freshness.vitals_hours))
-    if latest is None:
+    same_time = ctx.timeline.icans.latest_all(now, ctx.hours(ctx.policy.freshness.vitals_hours))
+    if not same_time:
         return None
-    same_time = ctx.timeline.icans.between(latest.at, latest.at)
-    return min(same_time, key=lambda record: record.from_ice_score)
+    return min(same_time, key=lambda record: (record.from_ice_score, -record.grade))  # R-TIES: the highest grade
 
 
 def overdue_vitals(ctx: Context, now: datetime) -> list[str]:

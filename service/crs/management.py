@@ -6,24 +6,31 @@ from datetime import timedelta
 
 from service.crs import monitoring
 from service.crs.assessment import INDICATOR_RANK, Indicator, RecommendedOrder, WithheldOrder
-from service.crs.evidence import fmt_number
+from service.crs.evidence import fmt_number, fmt_time
 from service.crs.findings import Findings, Situation
-from service.crs.grading import grade_at
+from service.crs.grading import current_oxygen, grade_at
 from service.crs.history import latest_lab
 from service.crs.steroid_plan import plan_steroids, taper_text
 from service.crs.steroids import steroid_doses, taper_position
-from service.crs.tocilizumab import latest_weight, limit_block, tocilizumab_dose, tocilizumab_history
+from service.crs.tocilizumab import dosing_weight, limit_block, tocilizumab_dose, tocilizumab_history
 
 INDICATOR_BY_MANAGED_GRADE: dict[int | None, Indicator] = {None: "warning", 0: "info", 1: "info", 2: "warning"}
 
 
 def apply(situation: Situation, findings: Findings) -> None:
-    _grade_steps(situation, findings)
-    steroid_suggested = plan_steroids(situation, findings)
-    _plan_tocilizumab(situation, findings)
+    plan_treatment(situation, findings)
+    _icans_alone(situation, findings)
     _hlh_protocol(situation, findings)
-    _antifungal(situation, findings, steroid_suggested)
+    steroids = situation.ctx.policy.drugs_with_role("corticosteroid")
+    _antifungal(situation, findings, any(order.drug in steroids for order in findings.recommended))
     monitoring.remind(situation, findings)
+
+
+def plan_treatment(situation: Situation, findings: Findings) -> None:
+    """The managed grade's steps, steroid and tocilizumab (also run on a febrile what-if: C3-FEVER-UNKNOWN)."""
+    _grade_steps(situation, findings)
+    plan_steroids(situation, findings)
+    _plan_tocilizumab(situation, findings)
 
 
 def icans_veto(situation: Situation) -> bool:
@@ -34,18 +41,24 @@ def icans_veto(situation: Situation) -> bool:
 
 def _grade_steps(situation: Situation, findings: Findings) -> None:
     managed = situation.managed
-    if managed == 1:  # M-G1, M-NO-GMCSF
+    if managed == 1:  # M-G1
         findings.step(
             "M-G1",
             "Supportive care: acetaminophen for fever, IV hydration, symptomatic care of organ toxicities.",
             key="M-G1.supportive-care",
         )
+    _grade_specific_steps(situation, findings)
+    if (managed or 0) >= 1:  # M-G1: supportive care continues at every managed grade >= 1
+        _neutropenia(situation, findings)
         findings.step(
             "M-NO-GMCSF",
             "G-CSF may be considered per the product's guidance; GM-CSF (sargramostim) is not recommended.",
         )
-        _neutropenia(situation, findings)
-    elif managed == 2:  # M-G2-TOCI
+
+
+def _grade_specific_steps(situation: Situation, findings: Findings) -> None:
+    managed = situation.managed
+    if managed == 2:  # M-G2-TOCI
         findings.step(
             "M-G2-TOCI",
             "Supportive care: IV fluid boluses and supplemental oxygen as needed.",
@@ -103,7 +116,7 @@ def _plan_tocilizumab(situation: Situation, findings: Findings) -> None:
         )
         return
     history = tocilizumab_history(ctx, now)
-    block, flags = limit_block(ctx, history, situation.current.grade, now)
+    block, flags = limit_block(ctx, history, situation.current.comparable, now)
     findings.flags.update(flags)
     findings.fire("M-TOCI-LIMITS")
     if block is not None:
@@ -122,8 +135,9 @@ def _plan_tocilizumab(situation: Situation, findings: Findings) -> None:
 
 def _suggest_tocilizumab(situation: Situation, findings: Findings) -> None:
     policy = situation.ctx.policy
-    dose = tocilizumab_dose(policy, latest_weight(situation.ctx, situation.now))
-    findings.flags.update(dose.flags)
+    weight, weight_flags = dosing_weight(situation.ctx, situation.now)
+    dose = tocilizumab_dose(policy, weight)
+    findings.flags.update(weight_flags or dose.flags)
     findings.fire("M-TOCI-DOSE")
     rule = "M-G2-TOCI" if situation.managed == 2 else f"M-G{situation.managed}"
     findings.fire(rule)
@@ -137,10 +151,13 @@ def _suggest_tocilizumab(situation: Situation, findings: Findings) -> None:
         basis = f"{fmt_number(dose.dose_mg_per_kg)} mg/kg x {fmt_number(dose.weight.weight_kg)} kg"  # type: ignore[union-attr]
         text = f"Tocilizumab {fmt_number(dose.dose_mg)} mg IV over 1 h ({basis}, {cap}). {repeat}"
     else:
-        text = (
-            f"Tocilizumab {fmt_number(dose.dose_mg_per_kg)} mg/kg IV over 1 h ({cap}): no weight in the last "
-            f"{policy.freshness.weight_days:g} days, weigh the patient and calculate the dose. {repeat}"
+        why = (
+            "the latest weight is implausible (see Data quality), confirm it"
+            if weight_flags
+            else f"no weight in the last {policy.freshness.weight_days:g} days, weigh the patient"
         )
+        per_kg = fmt_number(dose.dose_mg_per_kg)
+        text = f"Tocilizumab {per_kg} mg/kg IV over 1 h ({cap}): {why} and calculate the dose. {repeat}"
     findings.recommended.append(
         RecommendedOrder(
             rule=rule,
@@ -187,19 +204,55 @@ def _antifungal(situation: Situation, findings: Findings, steroid_suggested: boo
         )
 
 
-def indicator(situation: Situation, findings: Findings) -> Indicator:
-    """M-INDICATOR: info 0-1, warning 2, critical 3-4 and HLH; at least warning for unknown or partial data,
-    an M-ICANS steroid, and support-without-fever while a vasopressor or positive pressure is active."""
-    level = INDICATOR_BY_MANAGED_GRADE.get(situation.managed, "critical")
-    if situation.hlh_suspected:
-        level = "critical"
-    warning_reasons = (
-        "partial-data" in findings.flags,
-        any(order.rule == "M-ICANS" for order in findings.recommended),
-        "support-without-fever" in findings.flags
-        and (bool(situation.current.active_vasopressors) or situation.current.hypoxia == 4),
+def _icans_alone(situation: Situation, findings: Findings) -> None:
+    """M-ICANS-ALONE: ICANS without current CRS is outside this protocol; say so, order nothing.
+
+    Reading: "without current CRS" is a grade of 0 with fever known (no ``possibleGrade``) or an unknown grade.
+    """
+    icans = situation.icans_grade or 0
+    grade = situation.current
+    if icans < 1 or (grade.grade or 0) >= 1 or grade.possible_grade is not None:
+        return
+    findings.step(
+        "M-ICANS-ALONE",
+        f"ICANS grade {icans} ({fmt_time(situation.icans_at)}) without CRS: the CRS protocol does not cover "
+        "isolated ICANS; follow the institutional ICANS protocol. Tocilizumab is not a treatment for isolated ICANS.",
+        key="M-ICANS-ALONE",
+        icans_grade=str(icans),
+        time=fmt_time(situation.icans_at),
     )
-    if any(warning_reasons) and INDICATOR_RANK[level] < INDICATOR_RANK["warning"]:
-        level = "warning"
+
+
+def indicator(situation: Situation, findings: Findings) -> Indicator:
+    """M-INDICATOR: the managed grade's level, raised by the floors of the rules (never lowered)."""
+    level = INDICATOR_BY_MANAGED_GRADE.get(situation.managed, "critical")
+    for floor in _floors(situation, findings):
+        if INDICATOR_RANK[floor] > INDICATOR_RANK[level]:
+            level = floor
     findings.fire("M-INDICATOR")
     return level
+
+
+def _floors(situation: Situation, findings: Findings) -> list[Indicator]:
+    current, flags = situation.current, findings.flags
+    floors: list[Indicator] = []
+    if situation.hlh_suspected:
+        floors.append("critical")
+    if ({"support-without-fever", "fever-unknown"} & flags) and current.support_class >= 3:
+        floors.append("critical")
+    warning_reasons = (
+        current.grade is None,
+        bool({"partial-data", "fever-unknown", "unidentified-medications", "implausible-value"} & flags),
+        any(order.rule == "M-ICANS" for order in findings.recommended),
+        "positive-pressure-without-oxygen" in flags and invasive_support(situation),
+    )
+    if any(warning_reasons):
+        floors.append("warning")
+    if "M-ICANS-ALONE" in findings.rules:
+        floors.append("critical" if (situation.icans_grade or 0) >= 3 else "warning")
+    return floors
+
+
+def invasive_support(situation: Situation) -> bool:
+    support = current_oxygen(situation.ctx, situation.now)
+    return support is not None and support.invasive

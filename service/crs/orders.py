@@ -209,11 +209,11 @@ def _steroid_dose(situation: Situation, check: _Check) -> None:
     if taper is not None and draft.drug == "methylprednisolone" and draft.dose_mg == taper.step.dose_mg:
         return  # matches the running taper step
     regimen = regimens[0]
-    equivalence = ctx.policy.steroids.methylprednisolone_mg_per_dexamethasone_mg
-    per_dex = {"dexamethasone": 1.0, "methylprednisolone": 1 / equivalence}
-    draft_daily = draft.dose_mg * per_dex[draft.drug] * (24 / draft.interval_hours if draft.interval_hours else 1)
-    regimen_daily = (
-        regimen.dose_mg * per_dex[regimen.drug] * (24 / regimen.interval_hours if draft.interval_hours else 1)
+    policy = ctx.policy
+    per_day = 24 / draft.interval_hours if draft.interval_hours else 1
+    draft_daily = (policy.dexamethasone_mg(draft.drug, draft.dose_mg) or 0) * per_day
+    regimen_daily = (policy.dexamethasone_mg(regimen.drug, regimen.dose_mg) or 0) * (
+        24 / regimen.interval_hours if draft.interval_hours else 1
     )
     if draft_daily >= regimen_daily - 1e-9:
         return

@@ -61,6 +61,32 @@ class SupportPolicy(Strict):
     room_air_fio2_max_pct: float = Field(ge=21, le=30)
 
 
+class Range(Strict):
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.low > self.high:
+            raise ValueError("low must not exceed high")
+        return self
+
+    def holds(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+class PlausibilityPolicy(Strict):
+    """R-PLAUSIBLE: values outside these ranges (canonical units) are not used and are named on the card."""
+
+    temperature_c: Range
+    systolic_mmhg: Range
+    mean_mmhg: Range
+    weight_kg: Range
+    flow_l_min: Range
+    weight_change_pct: float = Field(gt=0, le=100)
+    weight_change_days: PositiveFloat
+
+
 class ManagementPolicy(Strict):
     febrile_run_gap_hours: Hours
     persistent_fever_hours: Hours
@@ -118,6 +144,16 @@ class TaperStep(Strict):
     days: PositiveFloat | None = Field(default=None, description="unset: until grade <= 1")
 
 
+class LabelProphylaxis(Strict):
+    """O-STEROID-PREMED option: a product label's prophylactic dexamethasone (axicabtagene ciloleucel:
+    10 mg orally once daily on days 0-2) raises nothing when enabled. Off by default (the seed)."""
+
+    enabled: bool
+    products: tuple[str, ...]
+    dose_mg: PositiveFloat
+    last_day: int = Field(ge=0, le=14)
+
+
 class SteroidPolicy(Strict):
     dexamethasone_mg: PositiveFloat
     dexamethasone_grade2_interval_hours: Hours
@@ -128,7 +164,12 @@ class SteroidPolicy(Strict):
     methylprednisolone_taper: tuple[TaperStep, ...] = Field(min_length=1)
     methylprednisolone_escalation_mg: PositiveFloat
     methylprednisolone_escalation_after_hours: Hours
-    methylprednisolone_mg_per_dexamethasone_mg: PositiveFloat
+    dexamethasone_equivalents: dict[str, PositiveFloat] = Field(
+        description="mg of each corticosteroid (drug key) equivalent to 1 mg dexamethasone"
+    )
+    dexamethasone_max_mg_per_dose: PositiveFloat
+    methylprednisolone_max_mg_per_dose: PositiveFloat
+    label_prophylaxis: LabelProphylaxis
 
     @model_validator(mode="after")
     def _taper_ends_open(self) -> SteroidPolicy:
@@ -187,6 +228,9 @@ class CodePolicy(Strict):
     labs: dict[LabKind, tuple[Coding, ...]]
     baseline_panel: dict[str, tuple[Coding, ...]]
     oxygen_devices: dict[Coding, OxygenDeviceClass]
+    invasive_ventilation: tuple[Coding, ...] = Field(
+        description="devices of invasive ventilation (G-HYPOXIA: positive pressure without oxygen stays a warning)"
+    )
 
 
 class Policy(Strict):
@@ -196,6 +240,7 @@ class Policy(Strict):
     freshness: FreshnessPolicy
     hypotension: HypotensionPolicy
     support: SupportPolicy
+    plausible: PlausibilityPolicy
     management: ManagementPolicy
     bolus: BolusPolicy
     hlh: HlhPolicy
@@ -203,6 +248,26 @@ class Policy(Strict):
     steroids: SteroidPolicy
     codes: CodePolicy
     drugs: dict[str, DrugDefinition] = Field(min_length=1)
+    time_zone: str = Field(default="UTC", description="IANA name: times on cards are shown in it")
+
+    @model_validator(mode="after")
+    def _equivalents_name_steroids(self) -> Policy:
+        steroids = self.drugs_with_role("corticosteroid")
+        unknown = set(self.steroids.dexamethasone_equivalents) - steroids
+        missing = steroids - set(self.steroids.dexamethasone_equivalents) - {"dexamethasone"}
+        if unknown or missing:
+            raise ValueError(
+                "steroids.dexamethasone_equivalents must name every corticosteroid drug except dexamethasone: "
+                f"unknown {sorted(unknown)}, missing {sorted(missing)}"
+            )
+        return self
+
+    def dexamethasone_mg(self, drug: str, dose_mg: float) -> float | None:
+        """The dexamethasone-equivalent dose of a corticosteroid dose (None for a drug without an equivalence)."""
+        if drug == "dexamethasone":
+            return dose_mg
+        per_dex = self.steroids.dexamethasone_equivalents.get(drug)
+        return dose_mg / per_dex if per_dex else None
 
     def drugs_with_role(self, role: DrugRole) -> frozenset[str]:
         return frozenset(key for key, drug in self.drugs.items() if role in drug.roles)

@@ -34,6 +34,7 @@ class BloodPressure:
     systolic_mmhg: float | None
     mean_mmhg: float | None
     source: str
+    diastolic_mmhg: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class OxygenSupport:
     flow_l_min: float | None
     fio2_pct: float | None
     source: str
+    invasive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,27 @@ class UnidentifiedMedication:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class ImplausibleValue:
+    """R-PLAUSIBLE: a value outside its plausible range, not used, named on the card as charted."""
+
+    at: datetime | None
+    what: str
+    code: str
+    value: str
+    unit: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateDose:
+    """R-DEDUP: administrations of one drug with the same start and dose, counted as one dose."""
+
+    drug: str
+    at: datetime
+    sources: tuple[str, ...]
+
+
 T = TypeVar("T", bound=Timed)
 
 
@@ -154,7 +177,8 @@ class Series(Generic[T]):
 
     @classmethod
     def of(cls, records: Sequence[T]) -> Series[T]:
-        ordered = tuple(sorted(records, key=lambda record: record.at))
+        """Sorted by time, then by source (R-TIES: the order of the input never matters)."""
+        ordered = tuple(sorted(records, key=_time_then_source))
         return cls(ordered, tuple(record.at for record in ordered))
 
     def up_to(self, moment: datetime) -> tuple[T, ...]:
@@ -175,6 +199,20 @@ class Series(Generic[T]):
             if where is None or where(record):
                 return record
         return None
+
+    def latest_all(
+        self, moment: datetime, within: timedelta | None = None, where: Callable[[T], bool] | None = None
+    ) -> tuple[T, ...]:
+        """Every record at the instant of ``latest`` that passes ``where``: R-TIES, the caller keeps the most
+        severe, so that the result never depends on the order of the input."""
+        latest = self.latest(moment, within, where)
+        if latest is None:
+            return ()
+        return tuple(record for record in self.between(latest.at, latest.at) if where is None or where(record))
+
+
+def _time_then_source(record: Timed) -> tuple[datetime, str]:
+    return record.at, str(getattr(record, "source", ""))
 
 
 @dataclass(frozen=True)
@@ -197,6 +235,8 @@ class Timeline:
     translation_flags: frozenset[str] = frozenset()
     unidentified_medications: tuple[UnidentifiedMedication, ...] = ()
     unrecognised_codes: tuple[UnrecognisedCode, ...] = ()
+    implausible_values: tuple[ImplausibleValue, ...] = ()
+    duplicate_doses: tuple[DuplicateDose, ...] = ()
 
     def given(self, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
         return tuple(dose for dose in self.administrations.up_to(up_to) if dose.drug in drugs)

@@ -40,7 +40,30 @@ class TociHistory:
 
 
 def latest_weight(ctx: Context, now: datetime) -> Weight | None:
-    return ctx.timeline.weights.latest(now, ctx.hours(24 * ctx.policy.freshness.weight_days))
+    """C3: the latest weight in 30 days; two at the same instant: the lower (R-TIES; never a larger dose)."""
+    same_time = ctx.timeline.weights.latest_all(now, ctx.hours(24 * ctx.policy.freshness.weight_days))
+    return min(same_time, key=lambda weight: weight.weight_kg) if same_time else None
+
+
+def dosing_weight(ctx: Context, now: datetime) -> tuple[Weight | None, tuple[str, ...]]:
+    """The weight a dose may be calculated from (M-TOCI-DOSE, O-TOCI-DOSE) and the flag that withholds it.
+
+    R-PLAUSIBLE: a latest weight that differs by more than 20 % from another weight in the 30 days before it
+    (a typo such as 7 kg for 70 kg) is not used: the dose is then given per kg, as if no weight were known.
+    Reading: the difference is measured against the other weight.
+    """
+    latest = latest_weight(ctx, now)
+    if latest is not None and implausible_weight_change(ctx, latest) is not None:
+        return None, ("weight-implausible",)
+    return latest, ()
+
+
+def implausible_weight_change(ctx: Context, latest: Weight) -> Weight | None:
+    """R-PLAUSIBLE: another weight in the 30 days before ``latest`` from which it differs by more than 20 %."""
+    plausible = ctx.policy.plausible
+    earlier = ctx.timeline.weights.between(latest.at - ctx.hours(24 * plausible.weight_change_days), latest.at)
+    limit = plausible.weight_change_pct / 100
+    return next((w for w in earlier if abs(latest.weight_kg - w.weight_kg) > limit * w.weight_kg), None)
 
 
 def tocilizumab_dose(policy: Policy, weight: Weight | None) -> TociDose:
@@ -91,7 +114,10 @@ def tocilizumab_history(ctx: Context, now: datetime) -> TociHistory:
 def limit_block(
     ctx: Context, history: TociHistory, grade_now: int | None, now: datetime
 ) -> tuple[LimitBlock | None, tuple[str, ...]]:
-    """M-TOCI-LIMITS: the first limit that blocks a dose now (with the flags the check raised)."""
+    """M-TOCI-LIMITS: every limit that blocks a dose now, and the next allowed time (with the check's flags).
+
+    ``grade_now`` is the comparable grade (``GradeResult.comparable``): unknown while fever is unknown.
+    """
     toci = ctx.policy.tocilizumab
     if history.count >= toci.max_total_doses:
         reason = (
@@ -99,32 +125,54 @@ def limit_block(
             "follow the institutional protocol for alternative agents"
         )
         return LimitBlock(reason, None), ()
+    reasons = _timing_reasons(ctx, history.given, now)
+    next_allowed = next_allowed_at(ctx, history.given) if reasons else None
     if history.pending_orders:
-        return LimitBlock("an active tocilizumab order has not been given yet", None), ()
-    if not history.given:
-        return None, ()
-    day_ago = now - ctx.hours(24)
-    in_window = [dose for dose in history.given if dose.at > day_ago]
-    if len(in_window) >= toci.max_doses_per_24h:
-        reason = f"{toci.max_doses_per_24h} doses in the last 24 h"
-        return LimitBlock(reason, in_window[0].at + ctx.hours(24)), ()
-    last = history.given[-1]
-    if now - last.at < ctx.hours(toci.min_interval_hours):
-        return LimitBlock(
-            f"less than {toci.min_interval_hours:g} h since the last dose", last.at + ctx.hours(toci.min_interval_hours)
-        ), ()
-    return _improvement_block(ctx, last, grade_now)
+        reasons.insert(0, "an active tocilizumab order has not been given yet")
+        next_allowed = None
+    improvement, flags = _improvement_block(ctx, history.given[-1], grade_now) if history.given else (None, ())
+    if improvement is not None:
+        reasons.append(improvement)
+    return (LimitBlock("; ".join(reasons), next_allowed) if reasons else None), flags
 
 
-def _improvement_block(
-    ctx: Context, last: Administration, grade_now: int | None
-) -> tuple[LimitBlock | None, tuple[str, ...]]:
-    """A repeat dose only without improvement: the grade now not lower than at the last dose."""
-    grade_then = grade_at(ctx, last.at).grade
+def _timing_reasons(ctx: Context, given: tuple[Administration, ...], now: datetime) -> list[str]:
+    """The count-in-24-h and interval limits that block a dose at ``now``."""
+    toci = ctx.policy.tocilizumab
+    reasons = []
+    if len([dose for dose in given if dose.at > now - ctx.hours(24)]) >= toci.max_doses_per_24h:
+        reasons.append(f"{toci.max_doses_per_24h} doses in the last 24 h")
+    if given and now - given[-1].at < ctx.hours(toci.min_interval_hours):
+        reasons.append(f"less than {toci.min_interval_hours:g} h since the last dose")
+    return reasons
+
+
+def next_allowed_at(ctx: Context, given: tuple[Administration, ...]) -> datetime | None:
+    """M-TOCI-LIMITS: the earliest time at which the count and interval limits hold together.
+
+    A dose at t needs fewer than N doses in (t - 24 h, t], so the N-th latest dose must be 24 h old, and the
+    last dose must be 8 h old: the later of the two (doses at -22, -14, -2 h: +2 h by the window, +6 h by the
+    interval, so +6 h).
+    """
+    if not given:
+        return None
+    toci = ctx.policy.tocilizumab
+    candidates = [given[-1].at + ctx.hours(toci.min_interval_hours)]
+    if len(given) >= toci.max_doses_per_24h:
+        candidates.append(given[-toci.max_doses_per_24h].at + ctx.hours(24))
+    return max(candidates)
+
+
+def _improvement_block(ctx: Context, last: Administration, grade_now: int | None) -> tuple[str | None, tuple[str, ...]]:
+    """A repeat dose only without improvement: the grade now not lower than at the last dose.
+
+    The grade at the dose is computed like any grade: with fever unknown then, it is unknown (not 0).
+    """
+    grade_then = grade_at(ctx, last.at).comparable
     if grade_then is None:
         return None, ("grade-at-last-dose-unknown",)
     if grade_now is None:
-        return LimitBlock("the current grade cannot be determined, so improvement cannot be excluded", None), ()
+        return "the current grade cannot be determined, so improvement cannot be excluded", ()
     if grade_now < grade_then:
-        return LimitBlock(f"improving since the last dose (grade {grade_then} then, {grade_now} now)", None), ()
+        return f"improving since the last dose (grade {grade_then} then, {grade_now} now)", ()
     return None, ()

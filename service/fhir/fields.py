@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime
 from typing import Any
@@ -83,7 +84,8 @@ def concept_texts(concept: object) -> list[str]:
 def quantity(value: object) -> tuple[float, str] | None:
     """(value, unit) of a Quantity; the UCUM ``code`` wins over the display ``unit``.
 
-    Quantities with a comparator (``<5``) are not exact values and give None.
+    Quantities with a comparator (``<5``) are not exact values and give None. JSON allows integers of any
+    length: one too large for a float gives ``inf``, which the readers report as implausible (R-PLAUSIBLE).
     """
     if not isinstance(value, dict) or value.get("comparator"):
         return None
@@ -91,7 +93,14 @@ def quantity(value: object) -> tuple[float, str] | None:
     if isinstance(number, bool) or not isinstance(number, int | float):
         return None
     unit = value.get("code") if isinstance(value.get("code"), str) else value.get("unit")
-    return float(number), unit.strip() if isinstance(unit, str) else ""
+    return _float(number), unit.strip() if isinstance(unit, str) else ""
+
+
+def _float(number: int | float) -> float:
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
 
 
 def reference_of(resource: FhirDict) -> str:

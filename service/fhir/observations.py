@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from service.crs.policy import Policy
+from service.crs.policy import PlausibilityPolicy, Policy, Range
 from service.crs.timeline import (
     BaselineLab,
     BloodPressure,
     IcansAssessment,
+    ImplausibleValue,
     LabResult,
     OxygenDeviceClass,
     OxygenSupport,
@@ -44,6 +46,9 @@ class ObservationCodes:
     lab_kind: dict[str, str]
     baseline_items: dict[str, tuple[str, ...]]
     devices: dict[str, OxygenDeviceClass]
+    invasive: frozenset[str]
+    diastolic: frozenset[str]
+    plausible: PlausibilityPolicy
 
     @classmethod
     def from_policy(cls, policy: Policy) -> ObservationCodes:
@@ -67,6 +72,9 @@ class ObservationCodes:
             lab_kind={code: kind for kind, kind_codes in codes.labs.items() for code in kind_codes},
             baseline_items={code: tuple(items) for code, items in baseline.items()},
             devices=dict(codes.oxygen_devices),
+            invasive=frozenset(codes.invasive_ventilation),
+            diastolic=frozenset(codes.diastolic),
+            plausible=policy.plausible,
         )
 
 
@@ -82,6 +90,7 @@ class ObservationRecords:
     icans: list[IcansAssessment] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
     unrecognised: list[UnrecognisedCode] = field(default_factory=list)
+    implausible: list[ImplausibleValue] = field(default_factory=list)
 
 
 def read_observation(observation: FhirDict, codes: ObservationCodes, out: ObservationRecords) -> None:
@@ -119,7 +128,7 @@ def _unrecognised(observation: FhirDict) -> list[UnrecognisedCode]:
 def _reader_for(keys: set[str], codes: ObservationCodes) -> Any:
     table = (
         (codes.temperature, _read_temperature),
-        (codes.bp_panel | codes.systolic | codes.mean_arterial, _read_blood_pressure),
+        (codes.bp_panel | codes.systolic | codes.mean_arterial | codes.diastolic, _read_blood_pressure),
         (codes.spo2, _read_spo2),
         (codes.flow | codes.fio2, _read_oxygen_numbers),
         (codes.weight, _read_weight),
@@ -129,45 +138,90 @@ def _reader_for(keys: set[str], codes: ObservationCodes) -> Any:
     return next((reader for code_set, reader in table if keys & code_set), None)
 
 
-def _value(observation: FhirDict, table: dict[str, units.Converter], out: ObservationRecords) -> float | None:
-    measured = quantity(observation.get("valueQuantity"))
+def _value(
+    observation: FhirDict,
+    table: dict[str, units.Converter],
+    out: ObservationRecords,
+    plausible: tuple[str, Range] | None = None,
+) -> float | None:
+    """The Observation's valueQuantity in the table's unit; None when absent, in an unknown unit or
+    implausible (R-PLAUSIBLE: then named in ``out.implausible``, never silently dropped)."""
+    return _checked(observation, observation.get("valueQuantity"), table, out, plausible)
+
+
+def _checked(
+    observation: FhirDict,
+    value: object,
+    table: dict[str, units.Converter],
+    out: ObservationRecords,
+    plausible: tuple[str, Range] | None,
+) -> float | None:
+    measured = quantity(value)
     if measured is None:
         return None
     converted = units.convert(*measured, table)
     if converted is None:
         out.flags.add("unknown-unit")
+        return None
+    if not math.isfinite(converted) or (plausible is not None and not plausible[1].holds(converted)):
+        what = plausible[0] if plausible else "value"
+        out.implausible.append(implausible_value(observation, what, measured))
+        return None
     return converted
 
 
+def implausible_value(resource: FhirDict, what: str, measured: tuple[float, str]) -> ImplausibleValue:
+    """R-PLAUSIBLE: the value as charted (code, number, unit), for the card's data-quality section."""
+    keys = sorted(coding_keys(resource.get("code")))
+    number = measured[0]
+    shown = f"{number:g}" if math.isfinite(number) else "(too large to read)"
+    return ImplausibleValue(
+        effective_start(resource), what, keys[0] if keys else "", shown, measured[1], reference_of(resource)
+    )
+
+
 def _read_temperature(
-    obs: FhirDict, at: datetime, source: str, _k: set[str], _c: ObservationCodes, out: ObservationRecords
+    obs: FhirDict, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
-    temp_c = _value(obs, units.TEMPERATURE, out)
-    if temp_c is not None and 25 <= temp_c <= 46:  # outside: a unit or entry error, not a body temperature
+    temp_c = _value(obs, units.TEMPERATURE, out, ("temperature", codes.plausible.temperature_c))
+    if temp_c is not None:
         out.temperatures.append(Temperature(at, temp_c, source))
 
 
-def _component_values(obs: FhirDict, wanted: frozenset[str], table: dict[str, units.Converter]) -> float | None:
+def _component_value(
+    obs: FhirDict,
+    wanted: frozenset[str],
+    table: dict[str, units.Converter],
+    out: ObservationRecords,
+    plausible: tuple[str, Range] | None = None,
+) -> float | None:
     for component in obs.get("component") or []:
         if isinstance(component, dict) and coding_keys(component.get("code")) & wanted:
-            measured = quantity(component.get("valueQuantity"))
-            if measured is not None:
-                return units.convert(*measured, table)
+            return _checked(obs, component.get("valueQuantity"), table, out, plausible)
     return None
 
 
 def _read_blood_pressure(
     obs: FhirDict, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
+    sbp = ("systolic blood pressure", codes.plausible.systolic_mmhg)
+    mean = ("mean arterial pressure", codes.plausible.mean_mmhg)
     if keys & codes.bp_panel:
-        systolic = _component_values(obs, codes.systolic, units.PRESSURE)
-        mean = _component_values(obs, codes.mean_arterial, units.PRESSURE)
+        values = (
+            _component_value(obs, codes.systolic, units.PRESSURE, out, sbp),
+            _component_value(obs, codes.mean_arterial, units.PRESSURE, out, mean),
+            _component_value(obs, codes.diastolic, units.PRESSURE, out),
+        )
     else:
-        value = _value(obs, units.PRESSURE, out)
-        systolic = value if keys & codes.systolic else None
-        mean = value if keys & codes.mean_arterial else None
-    if systolic is not None or mean is not None:
-        out.blood_pressures.append(BloodPressure(at, systolic, mean, source))
+        kind = sbp if keys & codes.systolic else (mean if keys & codes.mean_arterial else None)
+        value = _value(obs, units.PRESSURE, out, kind)
+        values = (
+            value if keys & codes.systolic else None,
+            value if keys & codes.mean_arterial else None,
+            value if keys & codes.diastolic else None,
+        )
+    if any(value is not None for value in values):
+        out.blood_pressures.append(BloodPressure(at, values[0], values[1], source, values[2]))
 
 
 def _read_spo2(
@@ -176,7 +230,7 @@ def _read_spo2(
     percent = _value(obs, units.PERCENT, out)
     if percent is not None:
         out.spo2.append(Spo2(at, percent, source))
-    flow = _component_values(obs, codes.flow, units.FLOW)
+    flow = _component_value(obs, codes.flow, units.FLOW, out, ("oxygen flow", codes.plausible.flow_l_min))
     fio2 = _component_fio2(obs, codes.fio2)
     if flow is not None or fio2 is not None:
         out.oxygen.append(OxygenSupport(at, None, None, flow, fio2, source))
@@ -198,13 +252,15 @@ def _read_oxygen_numbers(
     if measured is None:
         return
     if keys & codes.flow:
-        flow = units.convert(*measured, units.FLOW)
+        flow = _value(obs, units.FLOW, out, ("oxygen flow", codes.plausible.flow_l_min))
+        if flow is None:
+            return
         fio2 = None
     else:
         flow, fio2 = None, units.fio2_percent(*measured)
-    if flow is None and fio2 is None:
-        out.flags.add("unknown-unit")
-        return
+        if fio2 is None:
+            out.flags.add("unknown-unit")
+            return
     out.oxygen.append(OxygenSupport(at, None, None, flow, fio2, source))
 
 
@@ -217,16 +273,17 @@ def _read_device(obs: FhirDict, at: datetime, source: str, codes: ObservationCod
             device = codes.devices.get(f"{coding.get('system')}|{coding.get('code')}")
             if device is not None:
                 name = coding.get("display") if isinstance(coding.get("display"), str) else device
-                out.oxygen.append(OxygenSupport(at, device, str(name), None, None, source))
+                invasive = f"{coding.get('system')}|{coding.get('code')}" in codes.invasive
+                out.oxygen.append(OxygenSupport(at, device, str(name), None, None, source, invasive))
                 return True
     return False
 
 
 def _read_weight(
-    obs: FhirDict, at: datetime, source: str, _k: set[str], _c: ObservationCodes, out: ObservationRecords
+    obs: FhirDict, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
-    weight_kg = _value(obs, units.WEIGHT, out)
-    if weight_kg is not None and 0.3 <= weight_kg <= 400:
+    weight_kg = _value(obs, units.WEIGHT, out, ("weight", codes.plausible.weight_kg))
+    if weight_kg is not None:
         out.weights.append(Weight(at, weight_kg, source))
 
 
@@ -267,7 +324,8 @@ def _read_lab(
     table = units.LABS[kind]
     value = _value(obs, table, out)
     if value is not None:
-        out.labs.append(LabResult(at, kind, value, _upper_limit(obs, table), source))
+        upper = _upper_limit(obs, table)
+        out.labs.append(LabResult(at, kind, value, upper if upper and math.isfinite(upper) else None, source))
 
 
 def _upper_limit(obs: FhirDict, table: dict[str, units.Converter]) -> float | None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import cast
 
 from service.crs.policy import Policy
 from service.crs.timeline import (
     Administration,
     AdministrationStatus,
+    DuplicateDose,
     Order,
     Series,
     Timeline,
@@ -29,7 +33,7 @@ from service.fhir.fields import (
     reference_of,
 )
 from service.fhir.medications import DrugMatcher, medication_concept
-from service.fhir.observations import ObservationCodes, ObservationRecords, read_observation
+from service.fhir.observations import ObservationCodes, ObservationRecords, implausible_value, read_observation
 
 GIVEN_STATUSES = frozenset({"completed", "in-progress", "on-hold", "stopped"})
 CHART_ORDER_STATUSES = frozenset({"active", "on-hold"})
@@ -59,7 +63,7 @@ class Translator:
         ``medicationReference`` values that are not contained.
         """
         reading = _Reading(self, medications or {})
-        for resource in resources:
+        for resource in unique_resources(resources):
             reading.add(resource)
         drafts = [order for resource in draft_orders for order in self.order(resource, reading.medications)]
         return reading.assemble(drafts)
@@ -124,7 +128,9 @@ class _Reading:
         if kind == "Observation":
             read_observation(resource, self.translator.codes, self.observations)
         elif kind == "MedicationAdministration":
-            given = self.translator.administration(resource, self.medications)
+            given = [
+                self._plausible(resource, dose) for dose in self.translator.administration(resource, self.medications)
+            ]
             self.administrations.extend(given)
             self._note_unidentified(resource, matched=bool(given))
         elif kind == "MedicationRequest" and resource.get("status") in CHART_ORDER_STATUSES:
@@ -140,8 +146,64 @@ class _Reading:
             if self.translator.matcher.match_concept(concept) is None:  # R-UNIDENTIFIED
                 self.unidentified.append(_unidentified(resource, concept))
 
+    def _plausible(self, resource: FhirDict, dose: Administration) -> Administration:
+        """R-PLAUSIBLE: a dose or volume too large to be real is named and not used."""
+        amounts = (dose.dose_mg, dose.volume_ml)
+        if all(amount is None or math.isfinite(amount) for amount in amounts):
+            return dose
+        measured = quantity(resource["dosage"].get("dose")) or (math.inf, "")
+        self.observations.implausible.append(implausible_value(resource, f"{dose.drug} dose", measured))
+        return replace(dose, dose_mg=None, volume_ml=None)
+
     def assemble(self, drafts: list[Order]) -> Timeline:
-        return _assemble(self, drafts)
+        administrations, duplicates = one_dose_each(self.administrations)
+        self.administrations = administrations
+        return _assemble(self, drafts, duplicates)
+
+
+def unique_resources(resources: Iterable[FhirDict]) -> list[FhirDict]:
+    """R-DEDUP: a resource (type and id) reached under two prefetch keys or two pages counts once.
+
+    When the two copies differ, the later ``meta.lastUpdated`` wins and then the larger JSON text, so
+    the choice never depends on the order of the input (R-TIES).
+    """
+    chosen: dict[tuple[str, str], FhirDict] = {}
+    anonymous: list[FhirDict] = []
+    for resource in resources:
+        rid = resource.get("id")
+        if not isinstance(rid, str):
+            anonymous.append(resource)
+            continue
+        key = (str(resource.get("resourceType")), rid)
+        earlier = chosen.get(key)
+        chosen[key] = resource if earlier is None or earlier is resource else _newer(earlier, resource)
+    return [*chosen.values(), *anonymous]
+
+
+def _newer(first: FhirDict, second: FhirDict) -> FhirDict:
+    if first == second:
+        return first
+    return max(first, second, key=lambda r: (_last_updated(r), json.dumps(r, sort_keys=True, default=str)))
+
+
+def _last_updated(resource: FhirDict) -> str:
+    meta = resource.get("meta")
+    updated = meta.get("lastUpdated") if isinstance(meta, dict) else None
+    return updated if isinstance(updated, str) else ""
+
+
+def one_dose_each(doses: list[Administration]) -> tuple[list[Administration], tuple[DuplicateDose, ...]]:
+    """R-DEDUP: administrations of one drug with the same start and dose are one dose (the first source)."""
+    groups: dict[tuple[str, datetime, float | None], list[Administration]] = {}
+    for dose in doses:
+        groups.setdefault((dose.drug, dose.at, dose.dose_mg), []).append(dose)
+    kept, duplicates = [], []
+    for (drug, at, _dose), group in groups.items():
+        group.sort(key=lambda dose: dose.source)
+        kept.append(group[0])
+        if len(group) > 1:
+            duplicates.append(DuplicateDose(drug, at, tuple(dose.source for dose in group)))
+    return kept, tuple(sorted(duplicates, key=lambda d: (d.at, d.drug)))
 
 
 def _counts_as_given_or_active(resource: FhirDict) -> bool:
@@ -189,7 +251,7 @@ def interval_hours(timing: object) -> float | None:
     return float(period) * HOURS_PER_UNIT[str(unit)] / frequency
 
 
-def _assemble(reading: _Reading, drafts: list[Order]) -> Timeline:
+def _assemble(reading: _Reading, drafts: list[Order], duplicates: tuple[DuplicateDose, ...]) -> Timeline:
     patient, obs = reading.patient, reading.observations
     return Timeline(
         patient_id=patient.get("id") if patient and isinstance(patient.get("id"), str) else None,
@@ -209,4 +271,6 @@ def _assemble(reading: _Reading, drafts: list[Order]) -> Timeline:
         unidentified_medications=tuple(reading.unidentified),
         unrecognised_codes=tuple(code for item in reading.unidentified for code in item.codes)
         + tuple(obs.unrecognised),
+        implausible_values=tuple(obs.implausible),
+        duplicate_doses=duplicates,
     )

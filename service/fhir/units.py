@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -67,13 +68,27 @@ MASS_MG: dict[str, Converter] = {
 VOLUME_ML: dict[str, Converter] = {"mL": SAME, "ml": SAME, "L": _scale(1000), "l": _scale(1000)}
 
 
+ABSURD = 1e12  # beyond any clinical value in any unit used here; also keeps Decimal quantize in range
+
+
 def convert(value: float, unit: str, table: dict[str, Converter]) -> float | None:
+    """``value`` in the table's canonical unit; None for a unit not understood.
+
+    A number that is not finite or absurdly large (a 400-digit integer, ``1e400``, ``NaN``) comes back as
+    ``inf`` so that R-PLAUSIBLE names it instead of a conversion failing on it.
+    """
     converter = table.get(unit)
-    return converter(value) if converter else None
+    if converter is None:
+        return None
+    if not math.isfinite(value) or abs(value) >= ABSURD:
+        return math.inf
+    return converter(value)
 
 
 def fio2_percent(value: float, unit: str) -> float | None:
     """FiO2 in percent: a '%' value as is; a fraction 0.21-1.0 (unit '1' or none) times 100."""
+    if not math.isfinite(value):
+        return None
     if unit == "%":
         return value if 21 <= value <= 100 else None
     if unit in FRACTION_UNITS and 0.21 <= value <= 1.0:

@@ -70,11 +70,18 @@ def test_invalid_policy_is_refused_naming_the_key(tmp_path: Path, edit: object, 
 def test_every_policy_key_is_documented() -> None:
     reference = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text(encoding="utf-8")
     policy = tomllib.loads(POLICY_TEXT)
-    tables_documented_whole = {"labs", "baseline_panel", "oxygen_devices"}
+    tables_documented_whole = {
+        "labs",
+        "baseline_panel",
+        "oxygen_devices",
+        "dexamethasone_equivalents",
+        "label_prophylaxis",
+    }
 
     assert "`version`" in reference
+    assert "`time_zone`" in reference
     for section, values in policy.items():
-        if section in ("version", "drugs"):
+        if section in ("version", "time_zone", "drugs"):
             continue
         for key in values:
             documented = f"`[{section}.{key}]`" if key in tables_documented_whole else f"`[{section}]` `{key}`"

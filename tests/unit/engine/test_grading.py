@@ -6,11 +6,13 @@ normal vital signs on room air (``monitored``); each row adds or overrides what 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from tests.fhir_builders import (
+    NOW,
     bp,
     car_t,
     chart,
@@ -304,7 +306,9 @@ def test_G_GRADE_evidence_names_values_and_times() -> None:
 
     texts = {item.rule: item.text for item in assessment.evidence}
     assert texts["C1"] == "highest temperature in 24 h: 38.6 °C"
-    assert texts["G-HYPOTENSION"] == "latest blood pressure: systolic 85 mmHg"
+    assert texts["G-HYPOTENSION"] == (
+        "latest blood pressure: systolic 85 mmHg, MAP 68.33 mmHg (computed from systolic and diastolic)"
+    )
     assert texts["G-HYPOXIA"] == "oxygen support: nasal cannula, 4 L/min"
     assert all(item.at is not None for item in assessment.evidence)
 
@@ -312,5 +316,8 @@ def test_G_GRADE_evidence_names_values_and_times() -> None:
 def test_G_VASOPRESSOR_names_the_running_agents() -> None:
     assessment = chart(febrile(given("norepinephrine", 3, running=True), given("vasopressin", 2, running=True)))
 
-    vasopressor = next(item for item in assessment.evidence if item.rule == "G-VASOPRESSOR")
-    assert vasopressor.text == "running vasopressor infusion: norepinephrine, vasopressin"
+    lines = [(item.text, item.at) for item in assessment.evidence if item.rule == "G-VASOPRESSOR"]
+    assert lines == [
+        ("running vasopressor infusion: norepinephrine", NOW - timedelta(hours=3)),
+        ("running vasopressor infusion: vasopressin", NOW - timedelta(hours=2)),
+    ]

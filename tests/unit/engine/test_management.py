@@ -478,13 +478,18 @@ CASES: list[tuple[str, list[Resource], Expect]] = [
         Expect(managed=1, indicator="warning"),
     ),
     (
-        "M-INDICATOR support without fever on a vasopressor is warning",
+        "M-INDICATOR support without fever on a vasopressor (class 3) is critical",
         chart_of(*vitals(temp_c=37), given("norepinephrine", 3, running=True)),
-        Expect(managed=0, flags={"support-without-fever"}, indicator="warning"),
+        Expect(managed=0, flags={"support-without-fever"}, indicator="critical"),
     ),
     (
-        "M-INDICATOR support without fever on a mask is info",
+        "M-INDICATOR support without fever on a non-rebreather (class 3) is critical",
         chart_of(*vitals(temp_c=37, o2="non-rebreather")),
+        Expect(managed=0, flags={"support-without-fever"}, indicator="critical"),
+    ),
+    (
+        "M-INDICATOR support without fever on nasal cannula (class 2) stays info",
+        chart_of(*vitals(temp_c=37, o2="nasal cannula")),
         Expect(managed=0, flags={"support-without-fever"}, indicator="info"),
     ),
 ]

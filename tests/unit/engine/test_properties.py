@@ -71,7 +71,7 @@ def test_G_GRADE_worse_vitals_or_more_support_never_lower_the_grade(
 
 
 @settings(max_examples=150, deadline=None)
-@for_all(st.floats(min_value=0.5, max_value=400, allow_nan=False, allow_infinity=False))
+@for_all(st.floats(min_value=0.5, max_value=350, allow_nan=False, allow_infinity=False))
 def test_M_TOCI_DOSE_never_exceeds_800_mg_nor_8_mg_per_kg(kg: float) -> None:
     resources = [
         patient(),
