@@ -9,7 +9,7 @@ from jinja2 import Template
 from jinja2.exceptions import TemplateError
 
 from service.crs.assessment import Assessment, Note, RecommendedOrder
-from service.crs.orders import OrderCheck
+from service.crs.order_check import OrderCheck
 
 FLAG_TEXTS = {
     "partial-data": "Not every criterion was documented in the last 24 h: the grade is a lower bound.",

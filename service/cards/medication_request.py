@@ -14,7 +14,7 @@ from typing import Any
 from service.catalog.cards import CardCatalog, OrderTemplate
 from service.crs.assessment import RecommendedOrder
 from service.crs.evidence import fmt_number
-from service.crs.orders import CorrectedDose
+from service.crs.order_check import CorrectedDose
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 UCUM = "http://unitsofmeasure.org"

@@ -24,7 +24,7 @@ from service.cards.context import (
 )
 from service.catalog.cards import CardCatalog, CompiledKind
 from service.crs.assessment import INDICATOR_RANK, Assessment, Indicator, RecommendedOrder
-from service.crs.orders import OrderCheck
+from service.crs.order_check import OrderCheck
 
 log = logging.getLogger(__name__)
 SUMMARY_LIMIT = 139

@@ -24,7 +24,7 @@ from service.catalog.cards import CardCatalog
 from service.catalog.errors import CatalogError
 from service.crs.assessment import Assessment, EvidenceItem, HlhStatus, Note, RecommendedOrder, WithheldOrder
 from service.crs.notes import NOTE_PARAMS
-from service.crs.orders import OrderCheck
+from service.crs.order_check import OrderCheck
 from service.crs.policy import Policy
 
 SAMPLE_TIME = datetime(2026, 12, 31, 23, 59, tzinfo=UTC)

@@ -20,7 +20,8 @@ from service.crs.history import (
     persistent_fever,
 )
 from service.crs.hygiene import name_data_problems
-from service.crs.orders import OrderCheck, check_orders
+from service.crs.order_check import OrderCheck
+from service.crs.orders import check_orders
 from service.crs.policy import Policy
 from service.crs.timeline import Order, Timeline
 

@@ -77,7 +77,8 @@ def _grade_specific_steps(situation: Situation, findings: Findings) -> None:
             key="M-G4.icu",
         )
         if taper_position(situation.ctx, situation.now) is None:
-            findings.step("M-G4", taper_text(situation, None), key="M-G4.taper", taper=taper_text(situation, None))
+            text = taper_text(situation, None)
+            findings.step("M-G4", text, key="M-G4.taper", taper=text)
 
 
 def _neutropenia(situation: Situation, findings: Findings) -> None:

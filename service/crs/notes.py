@@ -22,7 +22,8 @@ NOTE_PARAMS: dict[str, tuple[str, ...]] = {
     "M-NO-DELAY": (),
     "M-STEROID-SELECT.methylprednisolone-running": (),
     "M-STEROID-SELECT.taper-rapidly": (),
-    "M-ACTIVE-ORDER": ("regimen", "running"),
+    "M-ACTIVE-ORDER": ("regimen",),
+    "M-ACTIVE-ORDER.less-intensive": ("running", "regimen"),
     "M-STEROID-ANTIFUNGAL": (),
     "M-MONITOR.vitals-overdue": ("overdue",),
     "M-MONITOR.crp-ferritin": ("stale",),
@@ -45,5 +46,7 @@ NOTE_PARAMS: dict[str, tuple[str, ...]] = {
     "O-GMCSF": (),
     "O-STEROID-PREMED": (),
     "O-STEROID-DOSE": ("managed_grade", "regimen"),
+    "O-STEROID-HIGH": ("drug", "dose", "limit"),
+    "O-STEROID-GRADE": ("grade",),
     "O-CART-FILTER": (),
 }

@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from service.crs.assessment import RecommendedOrder
-from service.crs.evidence import fmt_number
+from service.crs.evidence import fmt_number, fmt_time
 from service.crs.findings import Findings, Situation
 from service.crs.history import car_t_infusions
 from service.crs.steroids import (
     Regimen,
+    RunningSteroid,
+    TaperPosition,
     candidate_regimens,
     high_dose_running_without_response,
     hypotension_persists,
-    running_regimen_source,
+    running_steroids,
     steroid_doses,
     taper_position,
 )
@@ -61,51 +63,86 @@ def plan_steroids(situation: Situation, findings: Findings) -> bool:
     taper = taper_position(ctx, now)
     if taper is not None:  # M-STEROID-SELECT: methylprednisolone given in 24 h
         findings.fire("M-STEROID-SELECT")
-        text = taper_text(situation, taper.step_index)
+        text = taper_text(situation, taper)
         findings.step("M-G4", text, key="M-G4.taper-today", taper=text)
+    if high_dose_running_without_response(ctx, situation.current.grade, now):  # M-G4 escalation
+        regimens = [escalation_regimen(situation)]
     if not regimens:
         _taper_rapidly(situation, findings)
         return False
-    if high_dose_running_without_response(ctx, situation.current.grade, now):  # M-G4 escalation
-        steroids = ctx.policy.steroids
-        regimens = [
-            Regimen(
-                "M-G4",
-                "methylprednisolone",
-                steroids.methylprednisolone_escalation_mg,
-                steroids.methylprednisolone_taper[0].interval_hours,
-                is_escalation=True,
-            )
-        ]
     chosen = regimens[0]
     findings.fire("M-STEROID-SELECT")
     findings.fire(chosen.rule)
-    if taper is not None and chosen.drug == "dexamethasone":
-        findings.step(
-            "M-STEROID-SELECT",
-            "Methylprednisolone is running: follow its taper; no dexamethasone in addition.",
-            key="M-STEROID-SELECT.methylprednisolone-running",
-        )
+    if taper is not None and not chosen.is_escalation:  # M-G4: the taper statement is the one statement
+        if chosen.drug == "dexamethasone":
+            findings.step(
+                "M-STEROID-SELECT",
+                "Methylprednisolone is running: follow its taper; no dexamethasone in addition.",
+                key="M-STEROID-SELECT.methylprednisolone-running",
+            )
         return False
-    running = running_regimen_source(ctx, chosen, now)
-    if running is not None:  # M-ACTIVE-ORDER
-        regimen = _regimen_text(chosen)
-        findings.step("M-ACTIVE-ORDER", f"Continue {regimen} (running: {running}).", regimen=regimen, running=running)
-        return False
-    findings.recommended.append(
-        RecommendedOrder(
-            rule=chosen.rule,
-            drug=chosen.drug,
-            dose_mg=chosen.dose_mg,
-            interval_hours=chosen.interval_hours,
-            interval_max_hours=chosen.interval_max_hours,
-            max_doses=chosen.max_doses,
-            duration_days=chosen.duration_days,
-            text=_regimen_text(chosen) + _regimen_reason(chosen),
-            is_recommended=not chosen.is_escalation,
-        )
+    return _suggest_unless_running(situation, findings, chosen, taper is not None)
+
+
+def escalation_regimen(situation: Situation) -> Regimen:
+    steroids = situation.ctx.policy.steroids
+    return Regimen(
+        "M-G4",
+        "methylprednisolone",
+        steroids.methylprednisolone_escalation_mg,
+        steroids.methylprednisolone_taper[0].interval_hours,
+        is_escalation=True,
     )
+
+
+def _suggest_unless_running(situation: Situation, findings: Findings, chosen: Regimen, tapering: bool) -> bool:
+    """M-ACTIVE-ORDER: continue a running regimen at least as intensive; name a weaker one and suggest."""
+    policy = situation.ctx.policy
+    running = sorted(running_steroids(situation.ctx, chosen, situation.now), key=_newest_first)
+    same = [item for item in running if item.at_least(chosen, policy)]
+    if same:
+        if not tapering:  # an escalation already given is told by the taper statement
+            described = describe_running(same[0])
+            findings.step("M-ACTIVE-ORDER", f"Continue {described}.", regimen=described)
+        return False
+    if running and not chosen.is_escalation:
+        described, protocol = describe_running(running[0]), _regimen_text(chosen)
+        findings.step(
+            "M-ACTIVE-ORDER",
+            f"Running: {described}, less intensive than the protocol's {protocol}: "
+            "replace it with the suggested order.",
+            key="M-ACTIVE-ORDER.less-intensive",
+            running=described,
+            regimen=protocol,
+        )
+    findings.recommended.append(_recommended(chosen))
     return True
+
+
+def _newest_first(item: RunningSteroid) -> tuple[bool, float]:
+    return item.since is None, -(item.since.timestamp() if item.since else 0)
+
+
+def describe_running(item: RunningSteroid) -> str:
+    """A running regimen by drug, dose, interval and time, never by a FHIR id."""
+    dose = f"{fmt_number(item.dose_mg)} mg" if item.dose_mg is not None else "(dose not documented)"
+    interval = f" every {fmt_number(item.interval_hours)} h" if item.interval_hours else ""
+    when = f"ordered {fmt_time(item.since)}" if item.ordered else f"last given {fmt_time(item.since)}"
+    return f"{item.drug} {dose}{interval}, {when}"
+
+
+def _recommended(chosen: Regimen) -> RecommendedOrder:
+    return RecommendedOrder(
+        rule=chosen.rule,
+        drug=chosen.drug,
+        dose_mg=chosen.dose_mg,
+        interval_hours=chosen.interval_hours,
+        interval_max_hours=chosen.interval_max_hours,
+        max_doses=chosen.max_doses,
+        duration_days=chosen.duration_days,
+        text=_regimen_text(chosen) + _regimen_reason(chosen),
+        is_recommended=not chosen.is_escalation,
+    )
 
 
 def _early_steroid_product(situation: Situation) -> bool:
@@ -149,12 +186,15 @@ REGIMEN_REASONS = {
 
 def _regimen_reason(regimen: Regimen) -> str:
     if regimen.is_escalation:
-        return ": 500 mg for >= 24 h without improvement from grade 4 (consider; or alternative therapy)."
+        return (
+            ": consider when grade 4 persists after 24 h of methylprednisolone; "
+            "or an alternative agent per the institutional protocol."
+        )
     return REGIMEN_REASONS[regimen.rule]
 
 
-def taper_text(situation: Situation, step_index: int | None) -> str:
-    """The whole methylprednisolone taper, and today's step when it is running."""
+def taper_text(situation: Situation, taper: TaperPosition | None) -> str:
+    """M-G4: the whole methylprednisolone taper; when it is running, one statement of today's step first."""
     steps = situation.ctx.policy.steroids.methylprednisolone_taper
     parts = [
         f"{fmt_number(s.dose_mg)} mg q{s.interval_hours:g}h x {s.days:g} days"
@@ -162,5 +202,12 @@ def taper_text(situation: Situation, step_index: int | None) -> str:
         else f"{fmt_number(s.dose_mg)} mg q{s.interval_hours:g}h until grade <= 1"
         for s in steps
     ]
-    text = f"Methylprednisolone taper: {' -> '.join(parts)}."
-    return text if step_index is None else f"{text} Today's step: {parts[step_index]}."
+    whole = f"Methylprednisolone taper: {' -> '.join(parts)}."
+    if taper is None:
+        return whole
+    day = int((situation.now - taper.started_at) / timedelta(days=1)) + 1
+    last = taper.latest_dose
+    if last.dose_mg is not None and last.dose_mg > steps[0].dose_mg:
+        given = f"{fmt_number(last.dose_mg)} mg given {fmt_time(last.at)}"
+        return f"Methylprednisolone day {day} of the course: escalated ({given}); taper once improved. {whole}"
+    return f"Methylprednisolone day {day} of the course: today's step is {parts[taper.step_index]}. {whole}"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.crs.grading import Context, active_vasopressors, age_in_years, hypotension_limits, is_hypotensive
-from service.crs.policy import TaperStep
-from service.crs.timeline import Administration, Order
+from service.crs.policy import Policy, TaperStep
+from service.crs.timeline import Administration
 
 
 @dataclass(frozen=True)
@@ -79,27 +79,52 @@ def steroid_doses(ctx: Context, now: datetime, within: timedelta) -> tuple[Admin
     return tuple(dose for dose in ctx.timeline.given(steroids, now) if now - dose.at <= within)
 
 
-def running_regimen_source(ctx: Context, regimen: Regimen, now: datetime) -> str | None:
-    """M-ACTIVE-ORDER: an active order at least as intensive, or a dose within the period + 2 h."""
-    for order in ctx.timeline.orders:
-        if order.drug == regimen.drug and _at_least(order, regimen):
-            return order.source
-    period = (
-        regimen.interval_hours
-        if regimen.drug == "dexamethasone"
-        else ctx.policy.steroids.methylprednisolone_taper[0].interval_hours
-    )
-    window = timedelta(hours=period + ctx.policy.management.active_order_grace_hours)
-    recent = [dose for dose in ctx.timeline.given(frozenset({regimen.drug}), now) if now - dose.at <= window]
-    if regimen.is_escalation:
-        recent = [dose for dose in recent if dose.dose_mg is not None and dose.dose_mg >= regimen.dose_mg]
-    return recent[-1].source if recent else None
+@dataclass(frozen=True)
+class RunningSteroid:
+    """A corticosteroid regimen running now (M-ACTIVE-ORDER): an active order, or recent administrations."""
+
+    drug: str
+    dose_mg: float | None
+    interval_hours: float | None
+    since: datetime | None
+    ordered: bool
+
+    def at_least(self, regimen: Regimen, policy: Policy) -> bool:
+        """Same regimen = at least as intensive: dexamethasone-equivalent dose >= and interval <= the
+        regimen's. An unknown interval (one dose alone, an order without timing) compares the dose only.
+
+        Reading: a dose not documented counts as the same regimen (the card says "dose not documented"), so a
+        steroid just given is not ordered twice; a documented smaller dose is named and replaced.
+        """
+        dose = policy.dexamethasone_mg(self.drug, self.dose_mg) if self.dose_mg is not None else None
+        wanted = policy.dexamethasone_mg(regimen.drug, regimen.dose_mg) or regimen.dose_mg
+        dose_ok = self.dose_mg is None or (dose is not None and dose >= wanted - 1e-9)
+        interval_ok = self.interval_hours is None or self.interval_hours <= regimen.interval_hours + 1e-9
+        return dose_ok and interval_ok and (not regimen.is_escalation or self.drug == regimen.drug)
 
 
-def _at_least(order: Order, regimen: Regimen) -> bool:
-    dose_ok = order.dose_mg is None or order.dose_mg >= regimen.dose_mg
-    interval_ok = order.interval_hours is None or order.interval_hours <= regimen.interval_hours
-    return dose_ok and interval_ok
+def running_steroids(ctx: Context, regimen: Regimen, now: datetime) -> list[RunningSteroid]:
+    """M-ACTIVE-ORDER: active corticosteroid orders, and corticosteroids given within the regimen's period
+    plus 2 h (dexamethasone: the regimen's period; methylprednisolone: its taper interval)."""
+    steroids = ctx.policy.drugs_with_role("corticosteroid")
+    running = [
+        RunningSteroid(order.drug, order.dose_mg, order.interval_hours, order.authored_at, True)
+        for order in ctx.timeline.orders
+        if order.drug in steroids
+    ]
+    for drug in sorted(steroids):
+        doses = ctx.timeline.given(frozenset({drug}), now)
+        if doses and now - doses[-1].at <= _active_window(ctx, regimen, drug):
+            gap = (doses[-1].at - doses[-2].at) / timedelta(hours=1) if len(doses) > 1 else None
+            running.append(RunningSteroid(drug, doses[-1].dose_mg, gap, doses[-1].at, False))
+    return running
+
+
+def _active_window(ctx: Context, regimen: Regimen, drug: str) -> timedelta:
+    steroids = ctx.policy.steroids
+    period = steroids.methylprednisolone_taper[0].interval_hours if drug == "methylprednisolone" else None
+    hours = period or regimen.interval_hours
+    return timedelta(hours=hours + ctx.policy.management.active_order_grace_hours)
 
 
 @dataclass(frozen=True)
@@ -137,13 +162,14 @@ def taper_position(ctx: Context, now: datetime) -> TaperPosition | None:
 
 
 def high_dose_running_without_response(ctx: Context, grade: int | None, now: datetime) -> bool:
-    """M-G4: methylprednisolone 500 mg running >= 24 h with grade still 4 -> consider 1000 mg."""
+    """M-G4: methylprednisolone running >= 24 h (any step of the taper) with the grade still 4 -> consider
+    1000 mg. Running: a dose within the taper interval plus the grace hours."""
     if grade != 4:
         return False
     steroids = ctx.policy.steroids
-    first_dose = steroids.methylprednisolone_taper[0].dose_mg
-    course = [d for d in methylprednisolone_course(ctx, now) if d.dose_mg is not None and d.dose_mg >= first_dose]
-    if not course or now - course[-1].at > timedelta(hours=steroids.methylprednisolone_taper[0].interval_hours + 2):
+    course = methylprednisolone_course(ctx, now)
+    grace = ctx.policy.management.active_order_grace_hours
+    if not course or now - course[-1].at > timedelta(hours=steroids.methylprednisolone_taper[0].interval_hours + grace):
         return False
     return now - course[0].at >= timedelta(hours=steroids.methylprednisolone_escalation_after_hours)
 

@@ -286,7 +286,7 @@ CASES: list[tuple[str, list[Resource], Expect]] = [
         Expect(
             suggests={"methylprednisolone": 1000, "tocilizumab": 560},
             not_preselected={"methylprednisolone"},
-            steps=["Today's step: 500 mg q12h x 3 days"],
+            steps=["day 2 of the course: today's step is 500 mg q12h x 3 days"],
         ),
     ),
     (
@@ -296,7 +296,7 @@ CASES: list[tuple[str, list[Resource], Expect]] = [
             *(given("methylprednisolone", h, dose=(500, "mg")) for h in (80, 68, 56, 44, 32, 20)),
             given("methylprednisolone", 8, dose=(250, "mg")),
         ),
-        Expect(steps=["Today's step: 250 mg q12h x 2 days"]),
+        Expect(steps=["day 4 of the course: today's step is 250 mg q12h x 2 days"]),
     ),
     # M-HLH
     (
@@ -398,7 +398,10 @@ CASES: list[tuple[str, list[Resource], Expect]] = [
     (
         "M-ACTIVE-ORDER active dexamethasone q6h order: continue, no duplicate",
         chart_of(*GRADE3, order("dexamethasone", dose=(10, "mg"), every_hours=6)),
-        Expect(suggests={"tocilizumab": 560}, steps=["Continue Dexamethasone 10 mg IV every 6 h"]),
+        Expect(
+            suggests={"tocilizumab": 560},
+            steps=["Continue dexamethasone 10 mg every 6 h, ordered 2026-11-20 11:00 UTC"],
+        ),
     ),
     (
         "M-ACTIVE-ORDER a q12h order is less than the grade 3 regimen: q6h suggested",
@@ -408,7 +411,10 @@ CASES: list[tuple[str, list[Resource], Expect]] = [
     (
         "M-ACTIVE-ORDER dexamethasone given 7 h ago runs q6h + 2 h",
         chart_of(*GRADE3, given("dexamethasone", 7)),
-        Expect(suggests={"tocilizumab": 560}, steps=["Continue Dexamethasone"]),
+        Expect(
+            suggests={"tocilizumab": 560},
+            steps=["Continue dexamethasone (dose not documented), last given 2026-11-20 05:00 UTC"],
+        ),
     ),
     (
         "M-ACTIVE-ORDER dexamethasone given 9 h ago is not running",

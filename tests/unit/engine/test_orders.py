@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from service.crs.engine import check_drafts
-from service.crs.orders import OrderCheck
+from service.crs.order_check import OrderCheck
 from tests.fhir_builders import (
     NOW,
     POLICY,
@@ -182,11 +183,11 @@ CASES = [
         None,
     ),
     (
-        "O-STEROID-PREMED CAR T given 30 h ago: no warning",
+        "O-STEROID-PREMED CAR T given 30 h ago: no premedication warning; O-STEROID-GRADE at grade 0",
         after_car_t(*vitals(temp_c=37), hours_ago=30),
         draft("dexamethasone", (10, "mg")),
-        [],
-        None,
+        ["O-STEROID-GRADE"],
+        "info",
         None,
     ),
     (
@@ -238,11 +239,116 @@ CASES = [
         None,
     ),
     (
-        "O-STEROID-DOSE no steroid regimen at grade 1: nothing",
+        "O-STEROID-DOSE no steroid regimen at grade 1: no dose check; O-STEROID-GRADE instead",
         after_car_t(*GRADE1),
         draft("dexamethasone", (4, "mg"), every_hours=12),
+        ["O-STEROID-GRADE"],
+        "info",
+        None,
+    ),
+    # Revision 3
+    (
+        "O-TOCI-DOSE 10 mg/kg draft, adult without weight: above 8 mg/kg",
+        after_car_t(*GRADE2, kg=None),
+        draft("tocilizumab", (10, "mg/kg")),
+        ["O-TOCI-DOSE"],
+        "warning",
+        None,
+    ),
+    (
+        "O-TOCI-DOSE 8 mg/kg draft, adult without weight: nothing",
+        after_car_t(*GRADE2, kg=None),
+        draft("tocilizumab", (8, "mg/kg")),
         [],
         None,
+        None,
+    ),
+    (
+        "O-TOCI-DOSE 12 mg/kg draft, child without weight: the label's 12 mg/kg is allowed",
+        [patient("2019-05-01"), car_t(hours_ago=96), *vitals(systolic=60)],
+        draft("tocilizumab", (12, "mg/kg")),
+        [],
+        None,
+        None,
+    ),
+    (
+        "O-TOCI-DOSE 14 mg/kg draft, child without weight: above 12 mg/kg",
+        [patient("2019-05-01"), car_t(hours_ago=96), *vitals(systolic=60)],
+        draft("tocilizumab", (14, "mg/kg")),
+        ["O-TOCI-DOSE"],
+        "warning",
+        None,
+    ),
+    (
+        "O-TOCI-DOSE weight 70 kg then 7 kg: implausible, only the 800 mg cap applies to 560 mg",
+        after_car_t(*GRADE2, weight(70, hours_ago=72), weight(7, hours_ago=2), kg=None),
+        draft("tocilizumab", (560, "mg")),
+        [],
+        None,
+        None,
+    ),
+    (
+        "O-TOCI-LIMITS doses at -22, -14, -2 h: interval and 24 h window both block",
+        after_car_t(*GRADE2, given("tocilizumab", 22), given("tocilizumab", 14), given("tocilizumab", 2)),
+        draft("tocilizumab", (560, "mg")),
+        ["O-TOCI-LIMITS"],
+        "critical",
+        None,
+    ),
+    (
+        "O-STEROID-HIGH dexamethasone 40 mg at grade 3: warning, update to 10 mg q6h",
+        after_car_t(*GRADE3),
+        draft("dexamethasone", (40, "mg"), every_hours=6),
+        ["O-STEROID-HIGH"],
+        "warning",
+        10,
+    ),
+    (
+        "O-STEROID-HIGH dexamethasone 20 mg is the limit itself: nothing",
+        after_car_t(*GRADE3),
+        draft("dexamethasone", (20, "mg"), every_hours=6),
+        [],
+        None,
+        None,
+    ),
+    (
+        "O-STEROID-HIGH methylprednisolone 2000 mg at grade 4: warning, update to 500 mg",
+        after_car_t(*GRADE4),
+        draft("methylprednisolone", (2000, "mg"), every_hours=12),
+        ["O-STEROID-HIGH"],
+        "warning",
+        500,
+    ),
+    (
+        "O-STEROID-GRADE hydrocortisone at grade 1: not indicated (info)",
+        after_car_t(*GRADE1),
+        draft("hydrocortisone", (100, "mg"), every_hours=8),
+        ["O-STEROID-GRADE"],
+        "info",
+        None,
+    ),
+    (
+        "O-STEROID-GRADE not with ICANS grade 2",
+        after_car_t(*vitals(temp_c=37), icans(1, 2)),
+        draft("dexamethasone", (10, "mg"), every_hours=6),
+        [],
+        None,
+        None,
+    ),
+    (
+        "O-STEROID-GRADE not while a methylprednisolone taper runs",
+        after_car_t(*GRADE1, given("methylprednisolone", 6, dose=(125, "mg"))),
+        draft("methylprednisolone", (125, "mg"), every_hours=12),
+        [],
+        None,
+        None,
+    ),
+    (
+        "O-STEROID-GRADE not in the premedication window (O-STEROID-PREMED speaks)",
+        after_car_t(*vitals(temp_c=37), hours_ago=10),
+        draft("dexamethasone", (10, "mg")),
+        ["O-STEROID-PREMED"],
+        "warning",
         None,
     ),
     (
@@ -304,6 +410,45 @@ def test_O_TOCI_LIMITS_names_the_next_allowed_time() -> None:
     assert check.next_allowed_at is not None
     assert check.next_allowed_at.isoformat() == "2026-11-20T13:00:00+00:00"
     assert "3 doses in the last 24 h" in check.messages[0].text
+
+
+def test_O_TOCI_LIMITS_next_allowed_time_is_when_every_limit_holds() -> None:
+    """Doses at -22, -14, -2 h: the window frees a dose at +2 h, the 8 h interval only at +6 h."""
+    resources = after_car_t(*GRADE2, given("tocilizumab", 22), given("tocilizumab", 14), given("tocilizumab", 2))
+
+    (check,) = checks_of(resources, draft("tocilizumab", (560, "mg")))
+
+    assert check.next_allowed_at == NOW + timedelta(hours=6)
+    assert "3 doses in the last 24 h" in check.messages[0].text
+    assert "less than 8 h since the last dose" in check.messages[0].text
+
+
+def test_O_TOCI_LIMITS_24_h_window_binds_when_the_interval_has_passed() -> None:
+    resources = after_car_t(*GRADE2, given("tocilizumab", 23), given("tocilizumab", 15), given("tocilizumab", 9))
+
+    (check,) = checks_of(resources, draft("tocilizumab", (560, "mg")))
+
+    assert check.next_allowed_at == NOW + timedelta(hours=1)
+    assert "less than 8 h" not in check.messages[0].text
+
+
+def test_O_STEROID_PREMED_label_prophylaxis_option_for_axicabtagene() -> None:
+    """The axicabtagene ciloleucel label's dexamethasone 10 mg daily on days 0-2 raises nothing when enabled."""
+    steroids = POLICY.steroids
+    enabled = POLICY.model_copy(
+        update={
+            "steroids": steroids.model_copy(
+                update={"label_prophylaxis": steroids.label_prophylaxis.model_copy(update={"enabled": True})}
+            )
+        }
+    )
+    chart = [patient(), car_t("axicabtagene ciloleucel", hours_ago=20), weight(70), *vitals(temp_c=37)]
+    prophylaxis = draft("dexamethasone", (10, "mg"), every_hours=24)
+    timeline = TRANSLATOR.timeline(chart, [prophylaxis])
+
+    assert check_drafts(timeline, enabled, NOW, timeline.draft_orders)[1] == ()
+    (default_check,) = check_drafts(timeline, POLICY, NOW, timeline.draft_orders)[1]
+    assert default_check.rules == ("O-STEROID-PREMED",)
 
 
 def test_O_GMCSF_suggests_deleting_the_draft() -> None:
