@@ -105,8 +105,25 @@ def assess(bundle: Path, now_text: str | None) -> None:
     if not is_resource(document, "Bundle"):
         raise click.BadParameter("the file is not a FHIR Bundle", param_hint="BUNDLE")
     now = _parse_now(now_text)
-    timeline = Translator.from_policy(policy).timeline(bundle_resources(document))
+    resources = bundle_resources(document)
+    _refuse_other_patients(resources)
+    timeline = Translator.from_policy(policy).timeline(resources)
     click.echo(assess_timeline(timeline, policy, now).model_dump_json(indent=2))
+
+
+def _refuse_other_patients(resources: list[dict[str, Any]]) -> None:
+    """R-SUBJECT, as the API does: the Bundle's patient is its Patient (else the first subject named)."""
+    from service.fhir.subject import patient_of, subject_mismatches
+
+    named = [patient_of(r) for r in resources]
+    patients = [p for r, p in zip(resources, named, strict=True) if r.get("resourceType") == "Patient" and p]
+    patient = next(iter(patients), next((p for p in named if p), None))
+    mismatches = subject_mismatches({"BUNDLE": resources}, patient) if patient else []
+    if mismatches:
+        listed = ", ".join(m.resource for m in mismatches[:5])
+        raise click.BadParameter(
+            f"patient_mismatch: {listed} belong to another patient than Patient/{patient}", param_hint="BUNDLE"
+        )
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -240,6 +240,22 @@ def patient(birth_date: str | None = "1970-01-01") -> Resource:
     return resource
 
 
+def searchset(*resources: Resource) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+
+
+def prefetch(
+    observations: list[Resource], administrations: list[Resource], requests: list[Resource] | None = None
+) -> dict[str, Any]:
+    """The four prefetch keys of the patient-view service for a chart of pat-1."""
+    return {
+        "patient": patient(),
+        "observations": searchset(*observations),
+        "medicationAdministrations": searchset(*administrations),
+        "medicationRequests": searchset(*(requests or [])),
+    }
+
+
 def monitored(hours_ago: float = 1) -> list[Resource]:
     """Up-to-date vitals of a well patient: normal temperature, BP, SpO2 on room air, fresh CRP/ferritin."""
     return [

@@ -25,12 +25,21 @@ FLAG_TEXTS = {
         "Hypotension or oxygen need without fever: CRS criteria are not met; evaluate other causes such as infection."
     ),
     "grade-at-last-dose-unknown": (
-        "The grade at the last tocilizumab dose is unknown: a repeat dose is allowed without proof of no improvement."
+        "No CRS grade could be computed at the last tocilizumab dose (data missing then): improvement since that "
+        "dose cannot be judged from the chart; assess it at the bedside before a repeat dose."
     ),
     "unknown-unit": "Some results had units the service does not recognise and were not used.",
     "data-incomplete": "The FHIR server held more data than the page limit allowed; the oldest data were not read.",
     "vitals-overdue": "",
+    # Named one by one in the Data quality section (R-rules) or led with (C3-FEVER-UNKNOWN):
+    "fever-unknown": "",
+    "implausible-value": "",
+    "weight-implausible": "",
+    "duplicate-records": "",
+    "unidentified-medications": "",
 }
+LEAD_RULES = ("C3-FEVER-UNKNOWN", "M-ICANS-ALONE")
+IF_FEBRILE = "C3-FEVER-UNKNOWN.if-febrile"
 MANAGED_REASONS = {
     "M-G1-PERSISTENT": "fever for more than 72 h",
     "M-G2-ESCALATE": "no improvement 24 h after tocilizumab",
@@ -85,10 +94,16 @@ def assessment_context(assessment: Assessment, wording: Wording) -> dict[str, An
         "withheld": [
             {"drug": w.drug, "reason": w.reason, "next_allowed": moment_text(w.next_allowed_at)} for w in withheld
         ],
-        "steps": [wording.note(note) for note in assessment.next_steps if note.rule not in ("M-HLH",)],
+        "possible_grade": assessment.possible_grade,
+        "icans_alone": "M-ICANS-ALONE" in assessment.rules,
+        "icans_grade": assessment.icans_grade,
+        "lead": [wording.note(n) for n in assessment.next_steps if n.rule in LEAD_RULES and n.key != IF_FEBRILE],
+        "if_febrile": [note.params["action"] for note in assessment.next_steps if note.key == IF_FEBRILE],
+        "steps": [wording.note(note) for note in assessment.next_steps if note.rule not in ("M-HLH", *LEAD_RULES)],
         "reminders": [wording.note(note) for note in assessment.reminders],
         "flags": list(assessment.flags),
         "flag_texts": [text for text in (wording.flag(flag) for flag in assessment.flags) if text],
+        "data_quality": [wording.note(note) for note in assessment.data_quality],
         "as_of": moment_text(assessment.as_of),
         "policy_version": assessment.policy_version,
     }

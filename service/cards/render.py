@@ -195,18 +195,16 @@ def render_detail(kind: CompiledKind, context: dict[str, Any]) -> str:
 
 
 def assessment_extension(assessment: Assessment) -> dict[str, Any]:
-    """The machine-readable contract of architecture.md; ``grade`` is null when data are insufficient.
-
-    ``flags`` is left out when there are none: CDS Hooks forbids empty arrays.
-    """
+    """The machine-readable contract of architecture.md. M-CARD-LAYOUT, CDS Hooks: JSON elements SHALL NOT be null and
+    arrays not empty, so an unknown value is an absent key: ``grade`` when the data are insufficient,
+    ``possibleGrade`` unless fever is unknown with support class >= 2 (C3-FEVER-UNKNOWN)."""
     extension: dict[str, Any] = {
         "grade": assessment.grade,
+        "possibleGrade": assessment.possible_grade,
         "managedAsGrade": assessment.managed_grade,
         "rules": list(assessment.rules),
         "flags": list(assessment.flags),
         "asOf": assessment.as_of.isoformat().replace("+00:00", "Z"),
         "policyVersion": assessment.policy_version,
     }
-    if not assessment.flags:
-        del extension["flags"]
-    return extension
+    return {key: value for key, value in extension.items() if value is not None and value != []}

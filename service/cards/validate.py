@@ -94,9 +94,26 @@ def _sample_assessments(policy: Policy) -> list[Assessment]:
         reminders=(note,),
     )
     lower_bound = full.model_copy(update={"grade": 3, "managed_grade": 4, "unknown_classes": ("hypoxia",)})
+    fever_unknown = full.model_copy(
+        update={
+            "grade": 0,
+            "possible_grade": 4,
+            "rules": ("C3-FEVER-UNKNOWN", "M-ICANS-ALONE"),
+            "next_steps": (
+                Note(rule="C3-FEVER-UNKNOWN", key="C3-FEVER-UNKNOWN.measure", text="x" * 200),
+                Note(
+                    rule="C3-FEVER-UNKNOWN",
+                    key="C3-FEVER-UNKNOWN.if-febrile",
+                    text="If febrile: " + "x" * 200,
+                    params={"action": "x" * 200},
+                ),
+            ),
+            "data_quality": (Note(rule="R-UNIDENTIFIED", key="R-UNIDENTIFIED", text="x" * 200),),
+        }
+    )
     unknown = full.model_copy(update={"grade": None, "managed_grade": None, "hlh": None})
     empty = Assessment(as_of=SAMPLE_TIME, policy_version="2026.1", in_scope=True, grade=0, managed_grade=0)
-    return [full, lower_bound, unknown, empty]
+    return [full, lower_bound, fever_unknown, unknown, empty]
 
 
 def _sample_checks() -> list[OrderCheck]:

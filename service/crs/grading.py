@@ -78,9 +78,15 @@ class GradeResult:
 
     @property
     def comparable(self) -> int | None:
-        """The grade for comparisons over time (M-TOCI-LIMITS, M-G2-ESCALATE): with fever unknown the
-        grade is only a lower bound of 0, so it is unknown, never 0."""
-        return None if "fever" in self.unknown else self.grade
+        """The grade for comparisons over time (M-TOCI-LIMITS, M-G2-ESCALATE, the grade history).
+
+        With fever unknown the grade is only a lower bound of 0, so it is unknown, never 0. Reading: so is a
+        grade with both blood pressure and oxygen unknown (fever alone, or a C2 waiver, says 0 or 1 and
+        nothing of grades 2-4).
+        """
+        if "fever" in self.unknown or {"hypotension", "hypoxia"} <= set(self.unknown):
+            return None
+        return self.grade
 
     @property
     def support_class(self) -> int:

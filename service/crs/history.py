@@ -63,34 +63,38 @@ def event_times(ctx: Context, now: datetime) -> list[datetime]:
 
 
 def managed_grade_at(ctx: Context, moment: datetime) -> int | None:
-    """The managed grade at ``moment`` before M-G2-ESCALATE: the grade, raised by M-G1-PERSISTENT and M-HLH."""
-    grade = grade_at(ctx, moment).grade
-    if grade is None:
-        return None
+    """The managed grade at ``moment`` before M-G2-ESCALATE: the grade raised by M-G1-PERSISTENT and M-HLH.
+
+    A lower bound of 2 or more is a definite "managed grade >= 2"; below 2, a grade that cannot be compared
+    (``GradeResult.comparable``) is None: it neither breaks nor starts a rise.
+    """
+    result = grade_at(ctx, moment)
+    managed = result.grade or 0
     if persistent_fever(ctx, moment) is not None:
-        grade = max(grade, 2)
+        managed = max(managed, 2)
     if hlh_criteria(ctx, moment) is not None:
-        grade = max(grade, 3)
-    return grade
+        managed = max(managed, 3)
+    if managed >= 2:
+        return managed
+    return None if result.comparable is None else managed
 
 
 def last_rise_to_grade_2(ctx: Context, now: datetime, stop_before: datetime | None = None) -> datetime | None:
     """M-G2-ESCALATE: when the managed grade last rose to >= 2; null grades neither break nor start a rise.
 
-    The grade history is re-run backwards from now. ``stop_before``: once the current stretch of
-    grade >= 2 reaches back past it, an earlier rise cannot change the answer (the caller needs the first
-    dose after the rise), so the scan stops there instead of re-running the whole stay.
+    The grade history is re-run backwards from now. ``stop_before`` (the first dose): once the current
+    stretch of managed grade >= 2 reaches back before it, an earlier rise cannot change the answer (the
+    caller needs the first dose after the rise), so the scan stops instead of re-running the whole stay.
     """
     rise: datetime | None = None
     for moment in reversed(event_times(ctx, now)):
-        if rise is not None and stop_before is not None and moment < stop_before:
-            return rise
         grade = managed_grade_at(ctx, moment)
         if grade is None:
             continue
-        if grade >= 2:
-            rise = moment
-        elif rise is not None:
+        if grade < 2:
+            return rise
+        rise = moment
+        if stop_before is not None and moment < stop_before:
             return rise
     return rise
 

@@ -56,7 +56,7 @@ def medication_concept(resource: FhirDict, fetched: Mapping[str, FhirDict]) -> F
     FHIR R4 allows ``medicationCodeableConcept`` or ``medicationReference``. A reference is read from a
     contained Medication (``#id``), else from a Medication fetched from the FHIR server (``fetched`` maps
     ``Medication/{id}`` to it), and the reference's ``display`` is added as text either way: EHRs often send
-    only a display. An empty dict means nothing names the drug.
+    only a display. An empty dict means nothing names the drug (R-UNIDENTIFIED: never guessed).
     """
     if isinstance(resource.get("medicationCodeableConcept"), dict):
         return dict(resource["medicationCodeableConcept"])

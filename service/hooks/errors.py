@@ -34,6 +34,12 @@ class BadRequest(ApiError):
     code = "bad_request"
 
 
+class PatientMismatch(BadRequest):
+    """R-SUBJECT: data of another patient than ``context.patientId``; nothing is graded, no card."""
+
+    code = "patient_mismatch"
+
+
 class ServiceNotFound(ApiError):
     status = 404
     code = "not_found"

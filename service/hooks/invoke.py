@@ -17,8 +17,9 @@ from service.catalog import ServiceDefinition
 from service.crs.assessment import Assessment
 from service.crs.engine import assess, check_drafts
 from service.fhir.fields import reference_of
+from service.fhir.subject import subject_mismatches
 from service.hooks.auth import allowed_fhir_servers
-from service.hooks.errors import BadRequest, ServiceNotFound, invalid
+from service.hooks.errors import BadRequest, PatientMismatch, ServiceNotFound, invalid
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.hooks.prefetch import ResolvedData, resolve
 from service.logs import hook_instance_var
@@ -40,6 +41,7 @@ def invoke(service_id: str) -> Response:
     data = resolve(hook_request, service, state.fetcher, allowed_fhir_servers())
     fetched = time.perf_counter()
     drafts = drafts_to_check(context)
+    refuse_other_patients(data, drafts, context.patientId)
     timeline = state.translator.timeline(_chart_resources(data), drafts)
     if data.incomplete_keys:  # paging stopped early: the card must say so, never grade silently on less data
         timeline = dataclasses.replace(timeline, translation_flags=timeline.translation_flags | {"data-incomplete"})
@@ -86,6 +88,17 @@ def audit(
         state.repository.record_hook_call(call, cards)
     except SQLAlchemyError:
         log.exception("audit row not written (service %s)", service.id)
+
+
+def refuse_other_patients(data: ResolvedData, drafts: list[dict[str, Any]], patient_id: str) -> None:
+    """R-SUBJECT: another patient's data is never graded and an order is never written for the wrong patient."""
+    mismatches = subject_mismatches({**data.resources_by_key, "context.draftOrders": drafts}, patient_id)
+    if mismatches:
+        first = mismatches[0]
+        raise PatientMismatch(
+            f"{first.key}: {first.resource} belongs to another patient than context.patientId",
+            mismatches=[{"key": m.key, "resource": m.resource} for m in mismatches[:20]],
+        )
 
 
 def drafts_to_check(context: PatientViewContext) -> list[dict[str, Any]]:

@@ -7,24 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import hook_body
-from tests.fhir_builders import bp, car_t, device, given, order, patient, spo2, temp, weight
+from tests.fhir_builders import bp, car_t, device, given, order, prefetch, spo2, temp, weight
 
 Resource = dict[str, Any]
-
-
-def searchset(*resources: Resource) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
-
-
-def prefetch(
-    observations: list[Resource], administrations: list[Resource], requests: list[Resource] | None = None
-) -> dict[str, Any]:
-    return {
-        "patient": patient(),
-        "observations": searchset(*observations),
-        "medicationAdministrations": searchset(*administrations),
-        "medicationRequests": searchset(*(requests or [])),
-    }
 
 
 GRADE3_OBSERVATIONS = [weight(70), temp(1, 38.9), bp(1, 84), spo2(1, 92), device(1, "non-rebreather")]
@@ -49,11 +34,13 @@ def test_patient_view_grade_3_card_carries_the_assessment(call_hook: Callable[..
     uuid.UUID(card["uuid"])
 
 
-def test_patient_view_insufficient_data_has_grade_null_never_0(call_hook: Callable[..., Any]) -> None:
+def test_patient_view_insufficient_data_has_no_grade_never_0(call_hook: Callable[..., Any]) -> None:
+    """C3: no grade at all, never 0; the key is absent (CDS Hooks: elements SHALL NOT be null)."""
     response = call_hook(hook_body(prefetch=prefetch([], [car_t(hours_ago=96)])))
 
     (card,) = response.json["cards"]
-    assert card["extension"]["crs-assessment"]["grade"] is None
+    assert "grade" not in card["extension"]["crs-assessment"]
+    assert "managedAsGrade" not in card["extension"]["crs-assessment"]
     assert card["indicator"] == "warning"
     assert card["summary"].startswith("CRS grade unknown")
 

@@ -62,8 +62,41 @@ def draft(drug: str, dose: tuple[float, str] | None = None, every_hours: float |
     return order(drug, status="draft", dose=dose, every_hours=every_hours)
 
 
+def unlisted_code(hours_ago: float) -> Resource:
+    resource = given("x", hours_ago, dose=(560, "mg"))
+    resource["medicationCodeableConcept"] = {
+        "coding": [{"system": "urn:oid:1.2.3", "code": "T-400", "display": "TCZ 400"}]
+    }
+    return resource
+
+
 CASES = [
     Case("out-of-scope", "patient-view", [patient(), *vitals()], []),
+    Case(
+        "fever-unknown-grade-4-if-febrile",
+        "patient-view",
+        after(
+            "tisagenlecleucel",
+            70,
+            bp(1, 100),
+            device(1, "mechanical ventilator"),
+            given("norepinephrine", 5, running=True),
+            given("epinephrine", 3, running=True),
+        ),
+        [("CRS grade 0, or 4 if febrile: measure temperature now", "critical", [])],
+    ),
+    Case(
+        "unidentified-medications",
+        "patient-view",
+        after("tisagenlecleucel", 70, *vitals(systolic=85), *(unlisted_code(h) for h in (20, 12, 3))),
+        [("CRS grade 2 (ASTCT); 1 order suggested", "warning", ["Order tocilizumab"])],
+    ),
+    Case(
+        "icans-alone",
+        "patient-view",
+        after("tisagenlecleucel", 70, *vitals(temp_c=37), icans(2, 3)),
+        [("CRS grade 0 (ASTCT); ICANS grade 3: follow the ICANS protocol", "critical", [])],
+    ),
     Case(
         "grade-0",
         "patient-view",
@@ -212,6 +245,22 @@ def test_golden_cards(call_hook: Callable[..., Any], case: Case) -> None:
         assert indicator == expected_indicator
         assert labels == expected_labels
     compare_with_golden(case.name, normalised(response.json))
+
+
+def nulls_in(value: Any, where: str = "") -> list[str]:
+    if value is None:
+        return [where]
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in nulls_in(item, f"{where}.{key}")]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in nulls_in(item, f"{where}[{index}]")]
+    return []
+
+
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.json")), ids=lambda path: path.stem)
+def test_M_CARD_LAYOUT_no_null_anywhere_in_a_response(path: Path) -> None:
+    """CDS Hooks: JSON elements SHALL NOT be null; an unknown value is an absent key."""
+    assert nulls_in(json.loads(path.read_text(encoding="utf-8"))) == []
 
 
 def compare_with_golden(name: str, actual: Any) -> None:

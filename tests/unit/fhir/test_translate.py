@@ -276,7 +276,7 @@ def _by_reference(reference: dict[str, Any], contained: list[Resource] | None = 
         pytest.param(_by_reference({"reference": "Medication/m1"}), {}, None, id="not-fetched"),
     ],
 )
-def test_medication_identity_r_unidentified(resource: Resource, fetched: dict[str, Resource], drug: str | None) -> None:
+def test_R_UNIDENTIFIED_medication_identity(resource: Resource, fetched: dict[str, Resource], drug: str | None) -> None:
     """R-UNIDENTIFIED: a drug is read from display, contained or fetched Medication; never guessed."""
     timeline = TRANSLATOR.timeline([resource], medications=fetched)
 
@@ -284,7 +284,7 @@ def test_medication_identity_r_unidentified(resource: Resource, fetched: dict[st
     assert len(timeline.unidentified_medications) == (0 if drug else 1)
 
 
-def test_unidentified_medications_and_codes_r_unidentified() -> None:
+def test_R_UNIDENTIFIED_medications_and_codes() -> None:
     unknown = given("x", 3)
     unknown["medicationCodeableConcept"] = {"coding": [{"system": "urn:site:meds", "code": "T-400", "display": "TCZ"}]}
     active_order = order("dexamethasone")
