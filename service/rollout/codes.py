@@ -6,8 +6,9 @@ code belongs to is the pharmacist's decision: the snippet names it with a placeh
 
 How a line is pasted: medication RxNorm codes go into a drug's ``rxnorm`` list; a medication named only by
 text or by a non-RxNorm coding goes into the drug's ``names`` list (matched as words in the text); an
-Observation code goes, as ``"system|code"``, into a ``[codes]`` list such as ``temperature``. TOML allows
-comments and a trailing comma inside an array, so each line can be pasted as it is before the closing ``]``.
+Observation code goes, as ``"system|code"``, into a ``[codes]`` list such as ``temperature``. Each line ends
+with a comma and a comment, which TOML allows inside an array: pasted just after the list's opening ``[``
+it is valid whatever the list already holds, even when it is empty.
 """
 
 from __future__ import annotations
@@ -83,11 +84,11 @@ def snippet(codes: Sequence[SeenCode]) -> str:
     """The TOML lines to paste, grouped by the kind of list they go into."""
     sections = [
         _section(
-            f"Medication RxNorm codes: paste into `rxnorm = [...]` of [drugs.{DRUG_PLACEHOLDER}]",
+            f"Medication RxNorm codes: paste just after `rxnorm = [` in [drugs.{DRUG_PLACEHOLDER}]",
             [_line(json.dumps(entry.code), entry) for entry in codes if entry.is_medication and _is_rxnorm(entry)],
         ),
         _section(
-            f"Medication names (no RxNorm code): paste into `names = [...]` of [drugs.{DRUG_PLACEHOLDER}]",
+            f"Medication names (no RxNorm code): paste just after `names = [` in [drugs.{DRUG_PLACEHOLDER}]",
             [
                 _line(json.dumps(name.lower()), entry)
                 for entry in codes
@@ -96,8 +97,8 @@ def snippet(codes: Sequence[SeenCode]) -> str:
             ],
         ),
         _section(
-            f"Observation codes: paste into [codes] `{LIST_PLACEHOLDER} = [...]` (e.g. temperature, systolic, "
-            "spo2, fio2, weight) or a list of [codes.labs] / [codes.baseline_panel]",
+            f"Observation codes: paste just after `{LIST_PLACEHOLDER} = [` in [codes] (e.g. temperature, "
+            "systolic, spo2, fio2, weight), [codes.labs] or [codes.baseline_panel]",
             [_line(json.dumps(entry.label()), entry) for entry in codes if not entry.is_medication and _codable(entry)],
         ),
     ]
@@ -108,7 +109,9 @@ def snippet(codes: Sequence[SeenCode]) -> str:
 
 
 def _section(title: str, lines: list[str]) -> str:
-    return f"# {title}\n" + "\n".join(lines) if lines else ""
+    """The heading and its lines; a value already listed (the same name from two resource types) once."""
+    unique = list({line.split(",  # ")[0]: line for line in reversed(lines)}.values())[::-1]
+    return f"# {title}\n" + "\n".join(unique) if unique else ""
 
 
 def _line(value: str, entry: SeenCode) -> str:
