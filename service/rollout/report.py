@@ -60,6 +60,7 @@ class Report:
     services: list[ServiceStats]
     reasons: dict[tuple[str, str, str], int]  # (service, rule, reason) -> overrides
     silent_cards: dict[tuple[str, str, str, str], int]  # (service, grade, rule, indicator) -> would-be cards
+    silent_by_grade: dict[tuple[str, str, str], int]  # (service, grade, indicator) -> would-be cards
 
 
 def build_report(start: datetime, end: datetime, calls: Sequence[CallRecord], feedback: Iterable[Feedback]) -> Report:
@@ -67,6 +68,7 @@ def build_report(start: datetime, end: datetime, calls: Sequence[CallRecord], fe
     services: dict[str, ServiceStats] = {}
     reasons: Counter[tuple[str, str, str]] = Counter()
     silent_cards: Counter[tuple[str, str, str, str]] = Counter()
+    silent_by_grade: Counter[tuple[str, str, str]] = Counter()
     for call in calls:
         stats = services.setdefault(call.service_id, ServiceStats(call.service_id))
         _count_call(stats, call)
@@ -74,9 +76,11 @@ def build_report(start: datetime, end: datetime, calls: Sequence[CallRecord], fe
             _count_card(stats, card, outcomes.get(str(card["uuid"]), []), reasons)
             if card.get("withheld"):
                 grade = "unknown" if call.grade is None else str(call.grade)
+                silent_by_grade[(call.service_id, grade, str(card["indicator"]))] += 1
                 for rule in card["rules"] or ["(no rule)"]:
                     silent_cards[(call.service_id, grade, rule, str(card["indicator"]))] += 1
-    return Report(start, end, sorted(services.values(), key=lambda s: s.service), dict(reasons), dict(silent_cards))
+    ordered = sorted(services.values(), key=lambda stats: stats.service)
+    return Report(start, end, ordered, dict(reasons), dict(silent_cards), dict(silent_by_grade))
 
 
 def _outcomes(feedback: Iterable[Feedback]) -> dict[str, list[Feedback]]:
@@ -156,6 +160,10 @@ def as_json(report: Report) -> dict[str, Any]:
             {"service": service, "grade": grade, "rule": rule, "indicator": indicator, "cards": count}
             for (service, grade, rule, indicator), count in sorted(report.silent_cards.items())
         ],
+        "silent_cards_by_grade": [
+            {"service": service, "grade": grade, "indicator": indicator, "cards": count}
+            for (service, grade, indicator), count in sorted(report.silent_by_grade.items())
+        ],
     }
 
 
@@ -182,9 +190,15 @@ def as_text(report: Report) -> str:
     if not report.services:
         return parts[0] + "\n\nNo hook calls in this period."
     parts.append("Calls and cards per service and rule\n" + text_table(RULE_HEADERS, _rule_cells(report)))
-    reasons = [[service, rule, reason, str(count)] for (service, rule, reason), count in sorted(report.reasons.items())]
+    reasons = [
+        [service, reason, str(count)]
+        for (service, rule, reason), count in sorted(report.reasons.items(), key=lambda item: (item[0][0], -item[1]))
+        if rule == ALL_RULES
+    ]
     if reasons:
-        parts.append("Override reasons\n" + text_table(("service", "rule", "reason", "overrides"), reasons))
+        parts.append(
+            "Override reasons (per rule: --format json)\n" + text_table(("service", "reason", "cards"), reasons)
+        )
     parts.append(_silent_section(report))
     return "\n\n".join(parts)
 
@@ -213,9 +227,29 @@ def _rule_cells(report: Report) -> list[list[str]]:
 def _silent_section(report: Report) -> str:
     if not report.silent_cards:
         return "Silent phase: no cards were withheld in this period."
+    grades = sorted({grade for (_, grade, _, _) in report.silent_cards}, key=lambda grade: (grade == "unknown", grade))
+    by_rule: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for (service, grade, rule, _), count in report.silent_cards.items():
+        by_rule[(service, rule)][grade] += count
     rows = [
-        [service, grade, rule, indicator, str(count)]
-        for (service, grade, rule, indicator), count in sorted(report.silent_cards.items())
+        [service, rule, *(cell(counts.get(grade)) for grade in grades), str(counts.total())]
+        for (service, rule), counts in sorted(by_rule.items())
     ]
-    headers = ("service", "CRS grade", "rule", "indicator", "cards")
-    return "Silent phase: cards that would have been shown\n" + text_table(headers, rows)
+    headers = ("service", "rule", *(f"grade {grade}" for grade in grades), "cards")
+    title = "Silent phase: cards that would have been shown, by rule and CRS grade of the call"
+    return f"{title}\n{text_table(headers, rows)}\n\n{_silent_by_grade(report)}"
+
+
+def _silent_by_grade(report: Report) -> str:
+    """Cards (not rule mentions) per grade and indicator: what clinicians would have seen."""
+    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for (service, grade, indicator), count in report.silent_by_grade.items():
+        counts[(service, grade)][indicator] += count
+    rows = [
+        [service, grade, str(found.total()), *(cell(found.get(level)) for level in ("critical", "warning", "info"))]
+        for (service, grade), found in sorted(
+            counts.items(), key=lambda item: (item[0][0], item[0][1] == "unknown", item[0][1])
+        )
+    ]
+    headers = ("service", "CRS grade", "cards", "critical", "warning", "info")
+    return "Silent phase: would-be cards by CRS grade and indicator\n" + text_table(headers, rows)
