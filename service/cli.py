@@ -132,7 +132,7 @@ def _parse_now(text: str | None) -> datetime:
 
 @main.command("feedback-report")
 def feedback_report() -> None:
-    """Print acceptance and override rates per card kind and rule (read-only)."""
+    """Rates per card kind and rule over every card ever rendered, silent ones too: prefer `crs-cds report`."""
     from service.storage.db import create_database_engine
     from service.storage.repository import Repository
 
