@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.settings import Settings
 from service.storage.call_records import CallRecords
@@ -23,6 +26,16 @@ def _records(settings: Settings) -> CallRecords:
     from service.storage.db import create_database_engine
 
     return CallRecords(create_database_engine(settings.database_url))
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """A database that cannot be read is a readable error (exit 1), never a traceback."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        hint = " (run `crs-cds db upgrade`)" if "no such table" in str(error) or "does not exist" in str(error) else ""
+        raise click.ClickException(f"the database cannot be used: {type(error).__name__}{hint}") from error
 
 
 def parse_moment(text: str, *, end: bool) -> datetime:
@@ -60,8 +73,10 @@ def report(start_text: str | None, end_text: str | None, output: str) -> None:
 
     start, end = period(start_text, end_text)
     records = _records(_settings())
-    calls = records.between(start, end)
-    built = build_report(start, end, calls, records.feedback_for([c["uuid"] for call in calls for c in call.cards]))
+    with database_errors():
+        calls = records.between(start, end)
+        feedback = records.feedback_for([card["uuid"] for call in calls for card in call.cards])
+    built = build_report(start, end, calls, feedback)
     if output == "json":
         click.echo(json.dumps(as_json(built), indent=2))
     elif output == "csv":
@@ -86,7 +101,8 @@ def codes_report(start_text: str | None, end_text: str | None, output: str) -> N
     from service.rollout.codes import codes_table, snippet, unrecognised_codes
 
     start, end = period(start_text, end_text)
-    found = unrecognised_codes(_records(_settings()).between(start, end))
+    with database_errors():
+        found = unrecognised_codes(_records(_settings()).between(start, end))
     if output == "json":
         click.echo(json.dumps({"codes": [asdict(entry) for entry in found], "snippet": snippet(found)}, indent=2))
     elif not found:
@@ -123,7 +139,8 @@ def purge(dry_run: bool) -> None:
     settings = _settings()
     before = datetime.now(UTC) - timedelta(days=settings.retention_days)
     records = _records(settings)
-    counts = records.count_before(before) if dry_run else records.purge(before)
+    with database_errors():
+        counts = records.count_before(before) if dry_run else records.purge(before)
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"records before {before.isoformat()} ({settings.retention_days} days): {verb}")
     for table, count in counts.items():

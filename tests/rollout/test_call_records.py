@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,3 +167,37 @@ def test_purge_deletes_what_is_older_than_the_retention(make_app: AppFactory, ru
     assert "audit               1" in done.output
     assert [record.hook_instance for record in records(recent)] == ["recent"]
     assert [row.hook_instance for row in recent.extensions["crs_cds"].repository.audit_rows()] == ["recent"]
+
+
+def test_a_failed_call_is_answered_when_its_record_cannot_be_written(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*_args: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(CallRecords, "add", fail)
+
+    response = client.post("/cds-services/crs-patient-view", json={"hook": "patient-view"})
+
+    assert response.status_code == 400
+    assert response.json["error"]
+
+
+@pytest.mark.parametrize("command", [["report"], ["codes", "report"], ["purge"]])
+def test_commands_on_a_database_without_the_tables_say_what_to_do(
+    runner: CliRunner, tmp_path: Path, command: list[str]
+) -> None:
+    result = runner.invoke(main, command, env={"CRS_CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"})
+
+    assert result.exit_code == 1
+    assert "the database cannot be used: OperationalError (run `crs-cds db upgrade`)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_start_up_log_says_which_services_are_silent(
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="service.hooks.calls"):
+        make_app(silent=("crs-order-sign",))
+
+    assert "silent services (cards recorded, not shown): crs-order-sign" in caplog.text
