@@ -216,12 +216,16 @@ def _rule_cells(report: Report) -> list[list[str]]:
             percent(row["acceptance_rate"]),
             cell(row["overridden"]),
             percent(row["override_rate"]),
-            cell(row["median_ms"]),
-            cell(row["p95_ms"]),
+            _ms(row["median_ms"]),
+            _ms(row["p95_ms"]),
             percent(row["fhir_fallback_rate"]) if row["rule"] == ALL_RULES else "",
         ]
         for row in rule_rows(report)
     ]
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _silent_section(report: Report) -> str:
