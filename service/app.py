@@ -14,7 +14,7 @@ from service.catalog import load_services
 from service.catalog.cards import load_card_catalog
 from service.fhir.fetcher import FhirFetcher, pooled_session
 from service.fhir.translate import Translator
-from service.hooks import auth, discovery, feedback, invoke
+from service.hooks import auth, calls, discovery, feedback, invoke
 from service.hooks.errors import register_error_handlers
 from service.policy_file import load_policy
 from service.runtime import Runtime
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     register_error_handlers(app)
     for blueprint in (health.bp, openapi.bp, discovery.bp, invoke.bp, feedback.bp):
         app.register_blueprint(blueprint)
+    calls.install(app)  # before auth: a refused call is timed and recorded too
     auth.install(app)
     http_policy.install(app, settings)
     if settings.auth == "off":

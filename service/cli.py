@@ -60,8 +60,11 @@ def main() -> None:
 @main.command("check-config")
 def check_config() -> None:
     """Validate the settings, the card catalog and the policy; exit 2 with the problem if any."""
+    from service.rollout.commands import silent_mode_line
+
     settings = checked_runtime_settings()
-    click.echo(f"configuration OK (catalog: {settings.catalog_dir}; policy: {settings.policy})")
+    silent = silent_mode_line(settings)
+    click.echo(f"configuration OK (catalog: {settings.catalog_dir}; policy: {settings.policy})\n{silent}")
 
 
 @main.command()
@@ -146,7 +149,7 @@ def _parse_now(text: str | None) -> datetime:
 
 @main.command("feedback-report")
 def feedback_report() -> None:
-    """Print acceptance and override rates per card kind and rule (read-only)."""
+    """Rates per card kind and rule over every card ever rendered, silent ones too: prefer `crs-cds report`."""
     from service.storage.db import create_database_engine
     from service.storage.repository import Repository
 
@@ -306,3 +309,13 @@ def fixtures_load(fhir_server: str, token: str | None, names: tuple[str, ...], d
         except (FixtureLoadError, OSError) as error:
             raise click.ClickException(str(error)) from error
         click.echo(f"{result.name:<34} {', '.join(result.patient_ids):<36} ({result.method})")
+
+
+def _register_rollout_commands() -> None:
+    from service.rollout.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_rollout_commands()

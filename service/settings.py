@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.rollout.silent import parse_silent
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CATALOG_DIR = PROJECT_ROOT / "cards"
 BUNDLED_POLICY = Path(__file__).resolve().parent / "data" / "policy.toml"
@@ -83,6 +85,10 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1, le=64, description="gunicorn worker processes")
     threads: int = Field(default=4, ge=1, le=64, description="threads per gunicorn worker")
     request_timeout_seconds: int = Field(default=30, ge=1, le=600, description="gunicorn worker timeout")
+    silent: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Silent services: off, all, or service ids (comma-separated); docs/go-live.md."
+    )
+    retention_days: int = Field(default=400, ge=1, le=36500, description="Days of call records kept by `purge`.")
 
     @field_validator("fhir_allowlist", mode="before")
     @classmethod
@@ -92,6 +98,11 @@ class Settings(BaseSettings):
         if not isinstance(value, list | tuple):
             raise ValueError("expected a comma-separated list of base URLs")
         return tuple(check_fhir_base_url(str(item)) for item in value)
+
+    @field_validator("silent", mode="before")
+    @classmethod
+    def _split_silent(cls, value: object) -> tuple[str, ...]:
+        return parse_silent(value)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from service.catalog.errors import CatalogError
+from service.catalog.override_reasons import load_override_reasons, with_offered_reasons
 from service.crs.assessment import Indicator
 
 CARD_KINDS = ("crs-assessment", "hlh-suspicion", "icans", "order-check")
@@ -163,10 +164,11 @@ def load_card_catalog(catalog_dir: Path) -> CardCatalog:
         orders = OrdersFile.model_validate(_read_toml(orders_path))
     except ValidationError as error:
         raise CatalogError.from_validation(orders_path, error) from error
+    offer = load_override_reasons(catalog_dir, cards.kinds)
     kinds = {
         name: CompiledKind(
             name,
-            entry,
+            with_offered_reasons(name, entry, cards.defaults, offer),
             compile_template(cards_path, f"kinds.{name}.summary", entry.summary),
             compile_template(cards_path, f"kinds.{name}.detail", entry.detail),
         )

@@ -19,6 +19,7 @@ from service.crs.engine import assess, check_drafts
 from service.fhir.fields import reference_of
 from service.fhir.subject import subject_mismatches
 from service.hooks.auth import allowed_fhir_servers
+from service.hooks.calls import CallResult, answer_cards
 from service.hooks.errors import BadRequest, PatientMismatch, ServiceNotFound, invalid
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.hooks.prefetch import ResolvedData, resolve
@@ -56,7 +57,8 @@ def invoke(service_id: str) -> Response:
         record_assessment(assessment.grade, [(r.kind, str(r.card["indicator"])) for r in rendered])
     timings = (1000 * (fetched - started), 1000 * (time.perf_counter() - started))
     audit(state, hook_request, service, context, assessment, rendered, data, timings)
-    return jsonify({"cards": [item.card for item in rendered]})
+    result = CallResult(hook_request, service, assessment, rendered, data, timeline, timings[0])
+    return jsonify({"cards": answer_cards(state, result)})  # none from a silent service (CRS_CDS_SILENT)
 
 
 def audit(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -76,3 +76,33 @@ class JwtReplay(Base):
 
     token_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class CallRecord(Base):
+    """One row per hook call, whatever its outcome, modelled on the Da Vinci CRD metric data (docs/go-live.md).
+
+    No patient reference and no token: ``hook_instance`` joins it to the audit row, card uuids to feedback.
+    ``withheld_cards`` holds the full cards a silent service computed and did not return.
+    """
+
+    __tablename__ = "call_record"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hook_instance: Mapped[str] = mapped_column(String(200), index=True)
+    hook: Mapped[str] = mapped_column(String(40))
+    service_id: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    responded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    total_ms: Mapped[float] = mapped_column(Float)
+    fetch_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    http_status: Mapped[int] = mapped_column(Integer)
+    token_used: Mapped[bool] = mapped_column(Boolean)
+    fetched_keys: Mapped[list[str]] = mapped_column(JSON)
+    resources: Mapped[dict[str, Any]] = mapped_column(JSON)
+    silent: Mapped[bool] = mapped_column(Boolean)
+    grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    managed_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    policy_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    cards: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    withheld_cards: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    unrecognised_codes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -7,16 +7,19 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import Engine, inspect, text
 
+from service.storage.call_records import CallRecords
 from service.storage.db import create_database_engine, current_revision, migrate
 from service.storage.repository import CardRecord, HookCall, Repository
 from tests.conftest import hook_body
 from tests.integration.conftest import crs_cds_service
 from tests.jwt_support import EhrKeys
+from tests.unit.test_storage import head_revision
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -43,8 +46,8 @@ def feedback_row(card: str, key: str) -> dict[str, object]:
 def test_migrations_run_on_postgresql_and_are_idempotent(engine: Engine) -> None:
     migrate(engine)
 
-    assert current_revision(engine) == "0002"
-    assert {"audit", "issued_card", "feedback", "jwt_replay"} <= set(inspect(engine).get_table_names())
+    assert current_revision(engine) == head_revision()
+    assert {"audit", "issued_card", "feedback", "jwt_replay", "call_record"} <= set(inspect(engine).get_table_names())
 
 
 def test_feedback_is_idempotent_on_postgresql(engine: Engine) -> None:
@@ -115,3 +118,26 @@ def test_served_workers_write_to_postgresql_in_parallel(
             text("SELECT COUNT(DISTINCT hook_instance) FROM audit WHERE hook_instance LIKE 'pg-parallel-%'")
         ).scalar()
     assert count == 30
+
+
+def test_call_records_round_trip_and_purge_on_postgresql(engine: Engine) -> None:
+    records = CallRecords(engine)
+    row: dict[str, Any] = {
+        "hook_instance": "pg-call", "hook": "patient-view", "service_id": "crs-patient-view",
+        "requested_at": NOW - timedelta(days=800), "responded_at": NOW - timedelta(days=800), "total_ms": 4.5,
+        "fetch_ms": 1.0, "http_status": 200, "token_used": True, "fetched_keys": ["observations"],
+        "resources": {"Observation": {"prefetch": 0, "fetched": 3}}, "silent": True, "grade": 2,
+        "managed_grade": 2, "policy_version": "2026.1", "cards": [{"uuid": "u", "rules": ["M-G2-TOCI"]}],
+        "withheld_cards": [{"uuid": "u", "summary": "CRS grade 2"}], "unrecognised_codes": [],
+    }  # fmt: skip
+    records.add(row)
+
+    (stored,) = [r for r in records.between(NOW - timedelta(days=801), NOW) if r.hook_instance == "pg-call"]
+    assert (stored.token_used, stored.silent, stored.resources, stored.withheld_cards) == (
+        True,
+        True,
+        row["resources"],
+        row["withheld_cards"],
+    )
+    assert records.purge(NOW - timedelta(days=400))["call_record"] >= 1
+    assert [r for r in records.between(NOW - timedelta(days=801), NOW) if r.hook_instance == "pg-call"] == []
