@@ -62,8 +62,9 @@ class Translator:
         ``medications`` maps ``Medication/{id}`` to Medications fetched from the FHIR server for
         ``medicationReference`` values that are not contained.
         """
-        reading = _Reading(self, medications or {})
-        for resource in unique_resources(resources):
+        chart = unique_resources(resources)
+        reading = _Reading(self, {**included_medications(chart), **(medications or {})})
+        for resource in chart:
             reading.add(resource)
         drafts = [order for resource in draft_orders for order in self.order(resource, reading.medications)]
         return reading.assemble(drafts)
@@ -159,6 +160,16 @@ class _Reading:
         administrations, duplicates = one_dose_each(self.administrations)
         self.administrations = administrations
         return _assemble(self, drafts, duplicates)
+
+
+def included_medications(resources: Iterable[FhirDict]) -> dict[str, FhirDict]:
+    """Medications that came with the chart (a search with ``_include=...:medication`` returns them in the same
+    Bundle), by ``Medication/{id}``, so that a ``medicationReference`` to them is read like a contained one."""
+    return {
+        f"Medication/{r['id']}": r
+        for r in resources
+        if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)
+    }
 
 
 def unique_resources(resources: Iterable[FhirDict]) -> list[FhirDict]:

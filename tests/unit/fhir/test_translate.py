@@ -303,3 +303,14 @@ def test_R_UNIDENTIFIED_medications_and_codes() -> None:
         ("MedicationRequest", None, None, "site steroid"),
         ("Observation", "http://loinc.org", "8867-4", None),
     ]
+
+
+def test_R_UNIDENTIFIED_medication_included_in_the_search_bundle_is_read_whatever_the_order() -> None:
+    """``_include=MedicationAdministration:medication`` returns the Medication beside the administrations."""
+    administration = _by_reference({"reference": "Medication/m9"})
+    medication = {"resourceType": "Medication", "id": "m9", "code": {"coding": [{"system": RXNORM, "code": "3264"}]}}
+
+    for resources in ([administration, medication], [medication, administration]):
+        timeline = translate(*resources)
+        assert [a.drug for a in timeline.administrations.items] == ["dexamethasone"]
+        assert timeline.unidentified_medications == ()
