@@ -16,6 +16,7 @@ from service.policy_file import PolicyError
 from service.security.clients import ClientsError
 from service.settings import Settings
 from service.storage.db import is_reachable
+from service.timeline.cli import timeline as timeline_command
 
 
 class ConfigProblem(click.ClickException):
@@ -256,6 +257,9 @@ def keys_generate(out_dir: Path, issuer: str, kid: str, fhir_servers: tuple[str,
     click.echo(
         f"call with:  crs-cds call --sign-with {key_path} --issuer {issuer} --kid {kid} --service ... --patient ..."
     )
+
+
+main.add_command(timeline_command)
 
 
 @main.group()

@@ -1,0 +1,68 @@
+"""The timeline page: the chart's SVG in a figure with its description, and the data table, as one HTML file.
+
+The stylesheet is inline so the same file works offline (the CLI writes it); the served page allows
+exactly that stylesheet by its hash in the Content-Security-Policy and runs no script at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from service.crs.policy import Policy
+from service.crs.timeline import Timeline
+from service.timeline.chart import chart_svg
+from service.timeline.describe import description, moment, table_rows
+from service.timeline.layers import Layers, build_layers
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ENVIRONMENT = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+
+@dataclass(frozen=True)
+class Page:
+    html: str
+    csp: str
+
+
+def stylesheet() -> str:
+    return (TEMPLATES / "timeline.css").read_text(encoding="utf-8")
+
+
+def content_security_policy(style: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(style.encode("utf-8")).digest()).decode("ascii")
+    return (
+        f"default-src 'none'; style-src 'sha256-{digest}'; img-src data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+
+def accessible_svg(svg: str) -> str:
+    """The SVG as one image described by the figure's caption (its marks carry no ARIA of their own)."""
+    return svg.replace("<svg ", '<svg role="img" aria-labelledby="chart-title chart-description" focusable="false" ', 1)
+
+
+def render(timeline: Timeline, policy: Policy, now: datetime, zone: ZoneInfo) -> Page:
+    layers = build_layers(timeline, policy, now)
+    return render_layers(layers, zone)
+
+
+def render_layers(layers: Layers, zone: ZoneInfo) -> Page:
+    style = stylesheet()
+    html = ENVIRONMENT.get_template("timeline.html").render(
+        layers=layers,
+        zone=str(zone),
+        as_of=moment(layers.now, zone),
+        style=Markup(style),  # noqa: S704 - our own file, hashed into the CSP
+        svg=Markup(accessible_svg(chart_svg(layers, zone))),  # noqa: S704 - vl-convert escapes every text
+        sentences=description(layers, zone),
+        rows=table_rows(layers, zone),
+    )
+    return Page(html, content_security_policy(style))
