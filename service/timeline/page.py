@@ -9,18 +9,15 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from service.crs.policy import Policy
-from service.crs.timeline import Timeline
 from service.timeline.chart import chart_svg
 from service.timeline.describe import description, moment, table_rows
-from service.timeline.layers import Layers, build_layers
+from service.timeline.layers import Layers
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ENVIRONMENT = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
@@ -49,12 +46,7 @@ def accessible_svg(svg: str) -> str:
     return svg.replace("<svg ", '<svg role="img" aria-labelledby="chart-title chart-description" focusable="false" ', 1)
 
 
-def render(timeline: Timeline, policy: Policy, now: datetime, zone: ZoneInfo) -> Page:
-    layers = build_layers(timeline, policy, now)
-    return render_layers(layers, zone)
-
-
-def render_layers(layers: Layers, zone: ZoneInfo) -> Page:
+def render_layers(layers: Layers, zone: ZoneInfo, notes: tuple[str, ...] = ()) -> Page:
     style = stylesheet()
     html = ENVIRONMENT.get_template("timeline.html").render(
         layers=layers,
@@ -64,5 +56,6 @@ def render_layers(layers: Layers, zone: ZoneInfo) -> Page:
         svg=Markup(accessible_svg(chart_svg(layers, zone))),  # noqa: S704 - vl-convert escapes every text
         sentences=description(layers, zone),
         rows=table_rows(layers, zone),
+        notes=notes,
     )
     return Page(html, content_security_policy(style))

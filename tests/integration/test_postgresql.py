@@ -43,7 +43,7 @@ def feedback_row(card: str, key: str) -> dict[str, object]:
 def test_migrations_run_on_postgresql_and_are_idempotent(engine: Engine) -> None:
     migrate(engine)
 
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0014"
     assert {"audit", "issued_card", "feedback", "jwt_replay"} <= set(inspect(engine).get_table_names())
 
 

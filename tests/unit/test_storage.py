@@ -21,7 +21,7 @@ def test_migrations_create_the_tables_and_are_idempotent(tmp_path: Path) -> None
     migrate(engine)
     migrate(engine)
 
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0014"
     assert {"audit", "issued_card", "feedback", "jwt_replay"} <= set(inspect(engine).get_table_names())
 
 
@@ -31,7 +31,7 @@ def test_db_upgrade_command(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["db", "upgrade"], env={"CRS_CDS_DATABASE_URL": url})
 
     assert result.exit_code == 0, result.output
-    assert "database at revision 0002" in result.output
+    assert "database at revision 0014" in result.output
 
 
 def issue(repository: Repository, card_uuid: str, kind: str, rules: list[str]) -> None:
