@@ -77,15 +77,18 @@ class SessionStore:
 
     def complete(self, cookie: str, state: str, now: datetime) -> Pending:
         """The pending launch whose state this is; single use: the state and verifier are cleared."""
-        with Session(self.engine) as session, session.begin():
+        pending: Pending | None = None
+        with Session(self.engine) as session, session.begin():  # raising inside would roll the change back
             row = session.get(SmartSession, _key(cookie), with_for_update=True)
             if row is None or row.state is None or _expired(row, now):
                 raise NotAuthorised("no pending launch in this browser (expired or already used): launch again")
-            if not hmac.compare_digest(row.state.encode(), state.encode()):
-                session.delete(row)
-                raise NotAuthorised("the state does not match this browser's launch: launch again")
-            pending = Pending(row.iss, row.token_endpoint or "", row.code_verifier or "")
-            row.state = row.code_verifier = None
+            if hmac.compare_digest(row.state.encode(), state.encode()):
+                pending = Pending(row.iss, row.token_endpoint or "", row.code_verifier or "")
+                row.state = row.code_verifier = None
+            else:
+                session.delete(row)  # a wrong state ends the launch: no second guess
+        if pending is None:
+            raise NotAuthorised("the state does not match this browser's launch: launch again")
         return pending
 
     def activate(self, cookie: str, access_token: str, patient: str, expires_at: datetime) -> None:
