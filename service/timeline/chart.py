@@ -69,15 +69,24 @@ class ChartBuilder:
         return alt.X(f"{field}:T", scale=alt.Scale(type="utc", domain=self.domain), axis=shown if axis else hidden)
 
     def chart(self) -> Layer:
+        """Resolve and config given at once: each chained ``configure_*`` deep-copies the whole chart (slow)."""
         panels = [self.grade_band(), self.temperature(), self.blood_pressure(), self.oxygen(), self.treatments()]
-        return (
-            alt.vconcat(*panels, spacing=8)
-            .resolve_scale(color="independent", shape="independent")
-            .configure(font=FONT, aria=False)
-            .configure_view(stroke="#999999")
-            .configure_axis(labelFontSize=11, titleFontSize=12, labelColor=INK, titleColor=INK, gridColor="#e6e6e6")
-            .configure_legend(orient="right", labelFontSize=11, titleFontSize=11, labelColor=INK, titleColor=INK)
-            .configure_title(color=INK, fontSize=13)
+        return alt.vconcat(
+            *panels,
+            spacing=8,
+            resolve=alt.Resolve(scale=alt.ScaleResolveMap(color="independent", shape="independent")),
+            config=alt.Config(
+                font=FONT,
+                aria=False,
+                view=alt.ViewConfig(stroke="#999999"),
+                axis=alt.AxisConfig(
+                    labelFontSize=11, titleFontSize=12, labelColor=INK, titleColor=INK, gridColor="#e6e6e6"
+                ),
+                legend=alt.LegendConfig(
+                    orient="right", labelFontSize=11, titleFontSize=11, labelColor=INK, titleColor=INK
+                ),
+                title=alt.TitleConfig(color=INK, fontSize=13),
+            ),
         )
 
     def now_rule(self, *, axis: bool = False) -> Layer:
@@ -121,7 +130,7 @@ class ChartBuilder:
             width=WIDTH, height=52, title=alt.TitleParams(title, anchor="start")
         )
 
-    def threshold(self, value: float, label: str, colour: str, y_scale: alt.Scale) -> Layer:
+    def threshold(self, value: float, label: str, colour: str, y_scale: alt.Scale) -> list[Layer]:
         points = values([{"y": value, "label": label, "t": self.domain[0]}])
         y = alt.Y("y:Q", scale=y_scale)
         rule = alt.Chart(points).mark_rule(color=colour, strokeDash=[6, 3], strokeWidth=1.5).encode(y=y)
@@ -130,7 +139,7 @@ class ChartBuilder:
             .mark_text(align="left", baseline="bottom", dx=4, dy=-2, color=colour, fontWeight="bold")
             .encode(x=self.x(), y=y, text="label:N")
         )
-        return alt.layer(rule, text)
+        return [rule, text]  # flat: nested layers make Altair deep-copy every level
 
     def temperature(self) -> Layer:
         threshold = self.layers.fever_threshold_c
@@ -147,7 +156,7 @@ class ChartBuilder:
         )
         points = base.mark_point(filled=True, size=45, opacity=1).encode(x=self.x(), y=y, color=colour)
         rule = self.threshold(threshold, f"fever ≥ {threshold:.1f} °C", "#c51b1b", scale)
-        return alt.layer(rule, line, points, self.now_rule()).properties(width=WIDTH, height=110)
+        return alt.layer(*rule, line, points, self.now_rule()).properties(width=WIDTH, height=110)
 
     def blood_pressure(self) -> Layer:
         layers = self.layers
@@ -161,11 +170,11 @@ class ChartBuilder:
             .mark_line(point=alt.OverlayMarkDef(filled=True, size=40))
             .encode(x=self.x(), y=y, color=colour, strokeDash=alt.StrokeDash("series:N", legend=None))
         )
-        rules: list[Any] = [
-            self.threshold(layers.sbp_below, f"hypotension: SBP < {layers.sbp_below:g}", "#1f4e9c", scale)
-        ]
+        rules: list[Any] = self.threshold(
+            layers.sbp_below, f"hypotension: SBP < {layers.sbp_below:g}", "#1f4e9c", scale
+        )
         if layers.map_below is not None:
-            rules.append(self.threshold(layers.map_below, f"or MAP < {layers.map_below:g}", "#6a3d9a", scale))
+            rules.extend(self.threshold(layers.map_below, f"or MAP < {layers.map_below:g}", "#6a3d9a", scale))
         return alt.layer(*rules, line, self.now_rule()).properties(width=WIDTH, height=120)
 
     def oxygen(self) -> Layer:
@@ -287,8 +296,9 @@ class ChartBuilder:
         )
 
 
-def chart_spec(layers: Layers, zone: ZoneInfo) -> dict[str, Any]:
-    return dict(ChartBuilder(layers, zone).chart().to_dict())
+def chart_spec(layers: Layers, zone: ZoneInfo, *, validate: bool = False) -> dict[str, Any]:
+    """The Vega-Lite spec; schema validation costs ~0.4 s a chart, so the tests do it, not every request."""
+    return dict(ChartBuilder(layers, zone).chart().to_dict(validate=validate))
 
 
 def chart_svg(layers: Layers, zone: ZoneInfo) -> str:
