@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from service.timeline.chart import chart_svg
 from service.timeline.describe import description, moment, table_rows
 from service.timeline.layers import Layers
 
+VEGA_ARIA = re.compile(r' (?:role="graphics-[a-z]+"|aria-roledescription="[^"]*"|aria-label="[^"]*")')
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ENVIRONMENT = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
@@ -42,8 +44,13 @@ def content_security_policy(style: str) -> str:
 
 
 def accessible_svg(svg: str) -> str:
-    """The SVG as one image described by the figure's caption (its marks carry no ARIA of their own)."""
-    return svg.replace("<svg ", '<svg role="img" aria-labelledby="chart-title chart-description" focusable="false" ', 1)
+    """The SVG as one image described by the figure's caption and table.
+
+    Vega still marks some groups and symbols ``graphics-object``/``graphics-symbol`` (kinds of image) that
+    would each need a text of their own; inside the one described image they are presentation, so they go.
+    """
+    described = '<svg role="img" aria-labelledby="chart-title chart-description" focusable="false" '
+    return VEGA_ARIA.sub("", svg).replace("<svg ", described, 1)
 
 
 def render_layers(layers: Layers, zone: ZoneInfo, notes: tuple[str, ...] = ()) -> Page:
