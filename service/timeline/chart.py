@@ -59,12 +59,18 @@ class ChartBuilder:
         span = end - layers.start
         self.domain = [self.ms(layers.start - span * 0.02), self.ms(end + max(span * 0.04, timedelta(hours=1)))]
 
+    @property
+    def ticks(self) -> dict[str, Any]:
+        """Midnights, labelled by day, over more than three days; hours otherwise."""
+        if self.domain[1] - self.domain[0] > 3 * 24 * 3600 * 1000:
+            return {"format": "%a %d %b", "tickCount": {"interval": "day", "step": 1}}
+        return {"format": "%a %d %b %H:%M"}
+
     def ms(self, moment: datetime) -> float:
         return local_ms(moment, self.zone)
 
     def x(self, field: str = "t", *, axis: bool = False) -> alt.X:
-        zone_name = str(self.zone)
-        shown = alt.Axis(format="%a %d %b %H:%M", labelAngle=0, labelOverlap=True, title=f"Time ({zone_name})")
+        shown = alt.Axis(labelAngle=0, labelOverlap=True, title=f"Time ({self.zone})", **self.ticks)
         hidden = alt.Axis(labels=False, ticks=False, title=None, domain=False)
         return alt.X(f"{field}:T", scale=alt.Scale(type="utc", domain=self.domain), axis=shown if axis else hidden)
 
@@ -230,7 +236,11 @@ class ChartBuilder:
             rows.append(
                 {"t": self.ms(layers.t0), "row": "CAR T", "label": layers.product or "infusion", "kind": "CAR T"}
             )
-        rows += [{"t": self.ms(d.at), "row": d.drug, "label": d.amount or d.drug, "kind": d.role} for d in layers.doses]
+        last_amount: dict[str, str] = {}
+        for dose in layers.doses:  # a repeated amount is not labelled again: the table lists every dose
+            label = "" if last_amount.get(dose.drug) == dose.amount else (dose.amount or dose.drug)
+            last_amount[dose.drug] = dose.amount
+            rows.append({"t": self.ms(dose.at), "row": dose.drug, "label": label, "kind": dose.role})
         rows += [
             {"t": self.ms(r.at), "row": "ICANS", "label": f"{r.label} {r.value:g}", "kind": "ICANS"}
             for r in layers.icans
