@@ -10,14 +10,11 @@ On the 7-day ICU stay of benchmarks/icu_stay.py (hourly vitals, vasopressors, do
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from benchmarks.icu_stay import icu_stay
+from benchmarks.run import median_seconds
 from service.crs.engine import assess
 from service.fhir.translate import Translator
 from service.policy_file import load_policy
@@ -28,15 +25,6 @@ from service.timeline.page import render_layers
 from tests.fhir_builders import NOW
 
 ZONE = ZoneInfo("Europe/Paris")
-
-
-def median_seconds(action: Callable[[], Any], repeat: int) -> float:
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
 
 
 def main() -> None:

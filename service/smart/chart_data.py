@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from service.catalog import ServiceDefinition
 from service.catalog.services import MissingToken, fill_prefetch_template
 from service.fhir.bundles import FhirResource
-from service.fhir.client import Deadline, FhirClient, SearchResult
+from service.fhir.client import SearchResult
 from service.fhir.errors import FhirError, FhirUnauthorized
-from service.fhir.fetcher import FhirFetcher, Query
+from service.fhir.fetcher import FhirFetcher, Query, read_query, search_query
 from service.smart.errors import NotAuthorised, UpstreamUnavailable
 from service.smart.sessions import Active
 
@@ -39,21 +39,9 @@ def fetch_chart(fetcher: FhirFetcher, session: Active, templates: Mapping[str, s
             url = fill_prefetch_template(template, {"patientId": session.patient})
         except MissingToken as error:
             raise UpstreamUnavailable(f"prefetch {key} needs more than the patient: {error}") from error
-        queries[key] = _search(url) if "?" in url else _read(url)
+        queries[key] = search_query(url) if "?" in url else read_query(url)
     results = fetcher.run(fetcher.client(session.iss, session.access_token), queries)
     return _collect(results)
-
-
-def _read(url: str) -> Query[SearchResult]:
-    def run(client: FhirClient, deadline: Deadline) -> SearchResult:
-        resource = client.read(url, deadline)
-        return SearchResult(resources=[resource] if resource else [])
-
-    return run
-
-
-def _search(url: str) -> Query[SearchResult]:
-    return lambda client, deadline: client.search(url, deadline)
 
 
 def _collect(results: Mapping[str, SearchResult | FhirError]) -> ChartData:
