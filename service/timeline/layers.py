@@ -8,7 +8,7 @@ times) and the engine's tocilizumab limits. Pure: no web, no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from service.crs.engine import assess
@@ -211,4 +211,29 @@ def _toci_limits(ctx: Context, grade_now: int | None, now: datetime) -> TociLimi
         max_per_24h=limits.max_doses_per_24h,
         blocked_reason=block.reason if block else None,
         next_allowed_at=block.next_allowed_at if block else None,
+    )
+
+
+def recent(layers: Layers, hours: float) -> Layers:
+    """The same layers cut to the last ``hours`` (the detail view): what began earlier starts at the cut."""
+    start = layers.now - timedelta(hours=hours)
+    if start <= layers.start:
+        return layers
+    earlier_oxygen = [step for step in layers.oxygen if step.at < start][-1:]
+    return replace(
+        layers,
+        start=start,
+        temperatures=tuple(r for r in layers.temperatures if r.at >= start),
+        systolic=tuple(r for r in layers.systolic if r.at >= start),
+        mean_pressure=tuple(r for r in layers.mean_pressure if r.at >= start),
+        oxygen=(
+            *(replace(step, at=start) for step in earlier_oxygen),
+            *(step for step in layers.oxygen if step.at >= start),
+        ),
+        vasopressors=tuple(
+            replace(bar, start=max(bar.start, start)) for bar in layers.vasopressors if bar.end >= start
+        ),
+        doses=tuple(dose for dose in layers.doses if dose.at >= start),
+        icans=tuple(r for r in layers.icans if r.at >= start),
+        grades=tuple(replace(step, start=max(step.start, start)) for step in layers.grades if step.end >= start),
     )

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,9 +19,10 @@ from markupsafe import Markup
 
 from service.timeline.chart import chart_svg
 from service.timeline.describe import description, moment, table_rows
-from service.timeline.layers import Layers
+from service.timeline.layers import Layers, recent
 
 VEGA_ARIA = re.compile(r' (?:role="graphics-[a-z]+"|aria-roledescription="[^"]*"|aria-label="[^"]*")')
+DETAIL_HOURS = 24
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ENVIRONMENT = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
@@ -43,24 +45,27 @@ def content_security_policy(style: str) -> str:
     )
 
 
-def accessible_svg(svg: str) -> str:
+def accessible_svg(svg: str, figure: str) -> str:
     """The SVG as one image described by the figure's caption and table.
 
     Vega still marks some groups and symbols ``graphics-object``/``graphics-symbol`` (kinds of image) that
     would each need a text of their own; inside the one described image they are presentation, so they go.
     """
-    described = '<svg role="img" aria-labelledby="chart-title chart-description" focusable="false" '
+    described = f'<svg role="img" aria-labelledby="{figure}-title {figure}-description" focusable="false" '
     return VEGA_ARIA.sub("", svg).replace("<svg ", described, 1)
 
 
 def render_layers(layers: Layers, zone: ZoneInfo, notes: tuple[str, ...] = ()) -> Page:
+    """The page; an episode longer than two days also gets the last 24 h enlarged, above the whole episode."""
     style = stylesheet()
+    detail = recent(layers, DETAIL_HOURS) if layers.now - layers.start > timedelta(days=2) else None
     html = ENVIRONMENT.get_template("timeline.html").render(
         layers=layers,
         zone=str(zone),
         as_of=moment(layers.now, zone),
         style=Markup(style),  # noqa: S704 - our own file, hashed into the CSP
-        svg=Markup(accessible_svg(chart_svg(layers, zone))),  # noqa: S704 - vl-convert escapes every text
+        svg=Markup(accessible_svg(chart_svg(layers, zone), "episode")),  # noqa: S704 - vl-convert escapes text
+        detail_svg=Markup(accessible_svg(chart_svg(detail, zone), "detail")) if detail else None,  # noqa: S704
         sentences=description(layers, zone),
         rows=table_rows(layers, zone),
         notes=notes,

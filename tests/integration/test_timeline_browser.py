@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -109,15 +110,16 @@ def test_the_launch_lands_on_the_patients_timeline(visit: Visit, tmp_path: Path)
     assert visit.patient in page.locator("h1").inner_text()
     assert page.get_by_text("ASTCT grade 3", exact=True).is_visible()
     assert page.get_by_text("managed as grade 3", exact=True).is_visible()
-    chart = page.locator("figure svg")
-    box = chart.bounding_box()
-    assert chart.is_visible()
-    assert box is not None
-    assert box["width"] > 700
-    assert box["height"] > 500
+    for name in ("The last 24 hours", "Episode since the CAR T-cell infusion"):
+        chart = page.get_by_role("img", name=re.compile(f"^{name}"))  # the figure's title and caption name it
+        box = chart.bounding_box()
+        assert chart.is_visible()
+        assert box is not None
+        assert box["width"] > 700
+        assert box["height"] > 500
     for label in ("fever ≥ 38.0 °C", "hypotension: SBP < 90", "norepinephrine running", "Time (Europe/Paris)"):
         assert page.locator("svg text", has_text=label).first.is_visible(), label
-    caption = page.locator("figcaption").inner_text()
+    caption = page.locator("#episode-description").inner_text()
     assert "norepinephrine infusion from" in caption
     assert "still running" in caption
     assert page.locator("table tbody tr").count() >= 5

@@ -18,7 +18,7 @@ from service.fhir.bundles import bundle_resources
 from service.fhir.translate import Translator
 from service.policy_file import load_policy
 from service.settings import BUNDLED_POLICY
-from service.timeline.layers import build_layers
+from service.timeline.layers import build_layers, recent
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fhir_fixtures"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -145,3 +145,17 @@ def test_hlh_raises_the_managed_grade_in_the_band_only_where_the_engine_does() -
     layers = build_layers(chart("hlh-suspicion.json"), policy(), NOW)
 
     assert (layers.grades[-1].grade, layers.grades[-1].managed_grade) == (1, 3)
+
+
+def test_the_detail_view_is_the_last_24_hours_of_the_same_layers() -> None:
+    layers = build_layers(chart("grade3-norepinephrine.json"), policy(), NOW)
+    cut = NOW - timedelta(hours=24)
+
+    detail = recent(layers, 24)
+
+    assert detail.start == cut
+    assert detail.temperatures == tuple(r for r in layers.temperatures if r.at >= cut)
+    assert detail.grades[-1] == layers.grades[-1]
+    assert all(step.start >= cut for step in detail.grades)
+    assert detail.vasopressors[0].drug == "norepinephrine"
+    assert recent(layers, 24 * 30) is layers  # nothing to cut

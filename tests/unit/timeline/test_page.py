@@ -83,7 +83,9 @@ def test_the_page_has_a_described_figure_and_the_same_data_as_a_table() -> None:
     text = " ".join(seen.text)
     assert "norepinephrine infusion from" in text
     assert "ASTCT grade 3" in text
-    assert 'role="img" aria-labelledby="chart-title chart-description"' in page.html
+    assert 'role="img" aria-labelledby="episode-title episode-description"' in page.html
+    assert 'role="img" aria-labelledby="detail-title detail-description"' in page.html  # 4 days: the last 24 h too
+    assert seen.tags.count("figure") == 2
 
 
 def test_the_csp_allows_the_pages_own_stylesheet_and_nothing_else() -> None:
