@@ -24,6 +24,7 @@ from service.smart.http import Limits
 from service.smart.oauth import Client, authorize_url, discover, exchange, new_state, new_verifier
 from service.smart.sessions import Active, Pending, SessionStore
 from service.smart.settings import SmartSettings
+from service.timeline.config import smart_settings
 
 bp = Blueprint("smart", __name__)
 EXTENSION_KEY = "crs_cds_smart"
@@ -44,7 +45,7 @@ class SmartRuntime:
 
 @bp.record_once
 def _configure(setup: BlueprintSetupState) -> None:
-    install(cast(Flask, setup.app), SmartSettings())
+    install(cast(Flask, setup.app), smart_settings())
 
 
 def install(app: Flask, smart: SmartSettings) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from service.settings import Settings
 from service.smart.settings import SmartSettings
+from service.timeline.config import smart_settings, timeline_settings
 from service.timeline.settings import TimelineSettings
 
 LABEL = "CRS timeline: the episode at a glance"
@@ -19,8 +20,8 @@ Link = dict[str, str]
 def timeline_links(
     settings: Settings, smart: SmartSettings | None = None, timeline: TimelineSettings | None = None
 ) -> tuple[Link, ...]:
-    smart = smart or SmartSettings()
-    timeline = timeline or TimelineSettings()
+    smart = smart or smart_settings()
+    timeline = timeline or timeline_settings()
     links: list[Link] = []
     if smart.enabled and settings.public_base_url:
         links.append({"label": LABEL, "url": f"{settings.public_base_url}/smart/launch", "type": "smart"})

@@ -11,6 +11,7 @@ from service.runtime import runtime
 from service.smart.chart_data import fetch_chart, patient_view_templates
 from service.smart.errors import NotAuthorised
 from service.smart.routes import current_session, end_session
+from service.timeline.config import timeline_settings
 from service.timeline.layers import build_layers
 from service.timeline.page import render_layers
 from service.timeline.settings import TimelineSettings
@@ -22,7 +23,7 @@ INCOMPLETE = "The EHR's FHIR server stopped paging early: older data may be miss
 
 @bp.record_once
 def _configure(setup: BlueprintSetupState) -> None:
-    setup.app.extensions[EXTENSION_KEY] = TimelineSettings()
+    setup.app.extensions[EXTENSION_KEY] = timeline_settings()
 
 
 @bp.get("/timeline")

@@ -123,3 +123,28 @@ def test_a_revoked_token_ends_the_session(smart_app: Flask, double: SmartConform
     assert "no longer accepts" in first.json["message"]
     assert second.status_code == 401
     assert "no active session" in second.json["message"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CRS_CDS_SMART_FHIR_SERVERS", "http://fhir.example.org/r4"),
+        ("CRS_CDS_SMART_SESSION_SECONDS", "86400"),
+        ("CRS_CDS_TIMELINE_TIMEZONE", "Mars/Olympus_Mons"),
+        ("CRS_CDS_TIMELINE_ABSOLUTE_URL", "http://portal.example/timeline"),
+    ],
+)
+def test_check_config_names_a_bad_timeline_or_smart_variable(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    monkeypatch.setenv(variable, value)
+
+    result = CliRunner().invoke(main, ["check-config"])
+
+    assert result.exit_code == 2
+    assert variable in result.output
+    assert "Traceback" not in result.output
