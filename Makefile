@@ -28,5 +28,9 @@ tests/fhir_server/node_modules: tests/fhir_server/package-lock.json
 	npm ci --prefix tests/fhir_server --no-audit --no-fund --engine-strict=false --loglevel=error
 	touch tests/fhir_server/node_modules
 
-test: lint tests/fhir_server/node_modules
+tests/browser/node_modules: tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	touch tests/browser/node_modules
+
+test: lint tests/fhir_server/node_modules tests/browser/node_modules
 	$(VENV)/bin/pytest

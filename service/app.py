@@ -21,8 +21,11 @@ from service.runtime import Runtime
 from service.security.clients import load_clients
 from service.security.jwt_auth import JwksCache, JwtVerifier
 from service.settings import Settings
+from service.smart import routes as smart_routes
 from service.storage.db import create_database_engine, migrate
 from service.storage.repository import Repository
+from service.timeline import card_link
+from service.timeline import routes as timeline_routes
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     build_runtime(settings, session).install(app)
     observability.install(app)
     register_error_handlers(app)
-    for blueprint in (health.bp, openapi.bp, discovery.bp, invoke.bp, feedback.bp):
+    for blueprint in (health.bp, openapi.bp, discovery.bp, invoke.bp, feedback.bp, smart_routes.bp, timeline_routes.bp):
         app.register_blueprint(blueprint)
     calls.install(app)  # before auth: a refused call is timed and recorded too
     auth.install(app)
@@ -72,7 +75,7 @@ def build_runtime(settings: Settings, session: requests.Session | None = None) -
         fetcher=fetcher,
         policy=policy,
         translator=Translator.from_policy(policy),
-        renderer=CardRenderer(catalog),
+        renderer=CardRenderer(catalog, crs_links=card_link.timeline_links(settings)),
         repository=repository,
         verifier=_verifier(settings, repository),
     )

@@ -16,6 +16,8 @@ from service.policy_file import PolicyError
 from service.security.clients import ClientsError
 from service.settings import Settings
 from service.storage.db import is_reachable
+from service.timeline.cli import timeline as timeline_command
+from service.timeline.config import FeatureConfigError
 
 
 class ConfigProblem(click.ClickException):
@@ -42,7 +44,7 @@ def checked_runtime_settings() -> Settings:
     settings = load_settings()
     try:
         state = build_runtime(settings.model_copy(update={"auto_migrate": False}))
-    except (CatalogError, PolicyError, ClientsError) as error:
+    except (CatalogError, PolicyError, ClientsError, FeatureConfigError) as error:
         raise ConfigProblem(str(error)) from error
     if not is_reachable(state.repository.engine):
         raise ConfigProblem("CRS_CDS_DATABASE_URL: the database cannot be reached")
@@ -82,7 +84,7 @@ def serve(host: str, port: int) -> None:
     settings = load_settings()
     try:
         app = create_app(settings)  # validates every file once, migrates, then gunicorn forks the workers
-    except (CatalogError, PolicyError, ClientsError) as error:
+    except (CatalogError, PolicyError, ClientsError, FeatureConfigError) as error:
         raise ConfigProblem(str(error)) from error
     except SQLAlchemyError as error:
         raise ConfigProblem(f"CRS_CDS_DATABASE_URL: the database cannot be used ({type(error).__name__})") from error
@@ -276,6 +278,9 @@ def keys_generate(out_dir: Path, issuer: str, kid: str, fhir_servers: tuple[str,
     click.echo(
         f"call with:  crs-cds call --sign-with {key_path} --issuer {issuer} --kid {kid} --service ... --patient ..."
     )
+
+
+main.add_command(timeline_command)
 
 
 @main.group()

@@ -25,6 +25,7 @@ from service.cards.context import (
 from service.catalog.cards import CardCatalog, CompiledKind
 from service.crs.assessment import INDICATOR_RANK, Assessment, Indicator, RecommendedOrder
 from service.crs.order_check import OrderCheck
+from service.timeline.card_link import add_links
 
 log = logging.getLogger(__name__)
 SUMMARY_LIMIT = 139
@@ -46,8 +47,14 @@ class RenderedCard:
 
 
 class CardRenderer:
-    def __init__(self, catalog: CardCatalog, new_uuid: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+    def __init__(
+        self,
+        catalog: CardCatalog,
+        new_uuid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        crs_links: tuple[dict[str, str], ...] = (),
+    ) -> None:
         self.catalog = catalog
+        self.crs_links = crs_links  # the CRS timeline's launch link (service.timeline.card_link)
         self.wording = Wording(catalog.texts)
         self._new_uuid = new_uuid
 
@@ -67,6 +74,7 @@ class CardRenderer:
                 {"crs-assessment": assessment_extension(assessment)},
             )
         ]
+        add_links(cards[0].card, self.crs_links)
         if assessment.hlh is not None:
             cards.append(self._card("hlh-suspicion", hlh_context(assessment), "critical", ("M-HLH",), [], {}))
         if icans_card:

@@ -228,3 +228,11 @@ def overdue_vitals(ctx: Context, now: datetime) -> list[str]:
         if not measured or now - measured[-1] > interval:
             overdue.append(name)
     return overdue
+
+
+def grade_history(ctx: Context, now: datetime) -> tuple[GradeResult, ...]:
+    """The ASTCT grade at each event time since t0 (``event_times``): what the escalation rule re-runs.
+
+    Read-only accessor for views of the episode (the timeline page); adds no rule of its own.
+    """
+    return tuple(grade_at(ctx, moment) for moment in event_times(ctx, now))

@@ -10,11 +10,25 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from service.fhir.client import Deadline, FhirClient
+from service.fhir.client import Deadline, FhirClient, SearchResult
 from service.fhir.errors import FhirError, FhirUnavailable
 
 T = TypeVar("T")
 Query = Callable[[FhirClient, Deadline], T]
+
+
+def read_query(url: str) -> Query[SearchResult]:
+    """A read (``Patient/123``) as a search result of zero or one resource."""
+
+    def run(client: FhirClient, deadline: Deadline) -> SearchResult:
+        resource = client.read(url, deadline)
+        return SearchResult(resources=[resource] if resource else [])
+
+    return run
+
+
+def search_query(url: str) -> Query[SearchResult]:
+    return lambda client, deadline: client.search(url, deadline)
 
 
 def pooled_session(pool_size: int) -> requests.Session:

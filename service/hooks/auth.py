@@ -15,6 +15,7 @@ from service.security.jwt_auth import AuthenticationFailed, Caller
 
 log = logging.getLogger(__name__)
 OPEN_ENDPOINTS = frozenset({"health.liveness", "health.readiness", "openapi.document", "metrics.metrics"})
+OPEN_ENDPOINTS |= {"smart.launch", "smart.callback", "timeline.page"}  # a browser's SMART launch authorises these
 
 
 def install(app: Flask) -> None:

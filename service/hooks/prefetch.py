@@ -15,9 +15,9 @@ from typing import Any
 from service.catalog import ServiceDefinition
 from service.catalog.services import MissingToken, fill_prefetch_template
 from service.fhir.bundles import FhirResource, bundle_resources, is_operation_outcome, is_resource, next_link
-from service.fhir.client import Deadline, FhirClient, SearchResult
+from service.fhir.client import FhirClient, SearchResult
 from service.fhir.errors import FhirError
-from service.fhir.fetcher import FhirFetcher, Query
+from service.fhir.fetcher import FhirFetcher, Query, read_query, search_query
 from service.hooks.errors import BadRequest, PreconditionFailed
 from service.hooks.models import HookRequest
 from service.observability import FHIR_ERRORS, FHIR_FETCH
@@ -123,22 +123,10 @@ def _client(request: HookRequest, plan: _Plan, fetcher: FhirFetcher, allowed: tu
 def _queries(plan: _Plan) -> dict[str, Query[SearchResult]]:
     queries: dict[str, Query[SearchResult]] = {}
     for key, url in plan.to_fetch.items():
-        queries[key] = _read_query(url) if "?" not in url else _search_query(url)
+        queries[key] = read_query(url) if "?" not in url else search_query(url)
     for key, bundle in plan.to_continue.items():
         queries[key] = _continue_query(bundle)
     return queries
-
-
-def _read_query(url: str) -> Query[SearchResult]:
-    def run(client: FhirClient, deadline: Deadline) -> SearchResult:
-        resource = client.read(url, deadline)
-        return SearchResult(resources=[resource] if resource else [])
-
-    return run
-
-
-def _search_query(url: str) -> Query[SearchResult]:
-    return lambda client, deadline: client.search(url, deadline)
 
 
 def _continue_query(bundle: FhirResource) -> Query[SearchResult]:

@@ -1,0 +1,37 @@
+"""Errors of the SMART launch, each with its HTTP status; the blueprint maps them to a JSON body."""
+
+from __future__ import annotations
+
+
+class SmartError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class LaunchRefused(SmartError):
+    """The launch request itself is wrong: no launch, an iss that is not allowlisted, a bad callback."""
+
+
+class NotAuthorised(SmartError):
+    """No valid session, an expired one, or a state that does not match: the user must launch again."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class UpstreamUnavailable(SmartError):
+    """The EHR's authorisation or FHIR server was slow, huge, gone or answered nonsense."""
+
+    status = 503
+    code = "unavailable"
+
+
+class NotConfigured(SmartError):
+    """The site has not registered the app (no client id): the launch is not offered."""
+
+    status = 404
+    code = "not_found"
