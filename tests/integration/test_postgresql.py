@@ -47,7 +47,9 @@ def test_migrations_run_on_postgresql_and_are_idempotent(engine: Engine) -> None
     migrate(engine)
 
     assert current_revision(engine) == head_revision()
-    assert {"audit", "issued_card", "feedback", "jwt_replay", "call_record", "smart_session"} <= set(inspect(engine).get_table_names())
+    assert {"audit", "issued_card", "feedback", "jwt_replay", "call_record", "smart_session"} <= set(
+        inspect(engine).get_table_names()
+    )
 
 
 def test_feedback_is_idempotent_on_postgresql(engine: Engine) -> None:

@@ -28,7 +28,9 @@ def test_migrations_create_the_tables_and_are_idempotent(tmp_path: Path) -> None
     migrate(engine)
 
     assert current_revision(engine) == head_revision()
-    assert {"audit", "issued_card", "feedback", "jwt_replay", "call_record", "smart_session"} <= set(inspect(engine).get_table_names())
+    assert {"audit", "issued_card", "feedback", "jwt_replay", "call_record", "smart_session"} <= set(
+        inspect(engine).get_table_names()
+    )
 
 
 def test_db_upgrade_command(runner: CliRunner, tmp_path: Path) -> None:
