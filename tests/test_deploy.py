@@ -121,6 +121,7 @@ def test_gunicorn_starts_from_the_container_config(tmp_path: Path) -> None:
         "CRS_CDS_PORT": str(port),
         "CRS_CDS_HOST": "127.0.0.1",
         "CRS_CDS_WORKERS": "1",
+        "CRS_CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "CRS_CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }

@@ -34,6 +34,13 @@ class BadRequest(ApiError):
     code = "bad_request"
 
 
+class PayloadTooLarge(ApiError):
+    """413: a part of the body is larger than the service keeps."""
+
+    status = 413
+    code = "payload_too_large"
+
+
 class ServiceNotFound(ApiError):
     status = 404
     code = "not_found"

@@ -22,7 +22,7 @@ from service.hooks.errors import BadRequest, ServiceNotFound, invalid
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.hooks.prefetch import ResolvedData, resolve
 from service.logs import hook_instance_var
-from service.observability import record_assessment
+from service.observability import AUDIT_FAILURES, record_assessment
 from service.runtime import Runtime, runtime
 from service.storage.repository import CardRecord, HookCall
 
@@ -84,8 +84,9 @@ def audit(
     cards = [CardRecord(r.uuid, r.kind, r.card["indicator"], list(r.rules), list(r.suggestion_uuids)) for r in rendered]
     try:
         state.repository.record_hook_call(call, cards)
-    except SQLAlchemyError:
-        log.exception("audit row not written (service %s)", service.id)
+    except SQLAlchemyError as error:
+        AUDIT_FAILURES.inc()
+        log.error("audit row not written (service %s): %s", service.id, type(error).__name__)
 
 
 def drafts_to_check(context: PatientViewContext) -> list[dict[str, Any]]:
