@@ -108,7 +108,7 @@ def test_gunicorn_config_is_pinned(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     options = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
 
     assert options["bind"] == "0.0.0.0:9000"
-    assert (options["workers"], options["threads"], options["worker_class"]) == (3, 4, "gthread")
+    assert (options["workers"], options["threads"], options["worker_class"].__name__) == (3, 4, "BoundedThreadWorker")
     assert (options["preload_app"], options["control_socket_disable"], options["accesslog"]) == (True, True, None)
     assert (options["timeout"], options["keepalive"]) == (30, 0)
     assert callable(options["post_fork"])

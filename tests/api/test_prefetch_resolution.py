@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import requests
-import urllib3
 import responses
+import urllib3
 from flask import Flask
 from responses import matchers
 
