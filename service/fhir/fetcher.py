@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from service.fhir.bundles import FhirResource
@@ -35,7 +36,7 @@ def pooled_session(pool_size: int) -> requests.Session:
     session = requests.Session()
     # One retry of a GET whose connection dropped: a pooled keep-alive connection the server closed just as
     # it was reused fails at once otherwise. GETs are idempotent; the overall deadline still bounds the wait.
-    retry = Retry(
+    retry = StaleConnectionRetry(
         total=1, connect=1, read=1, status=0, other=0, allowed_methods=frozenset({"GET"}), raise_on_status=False
     )
     adapter = HTTPAdapter(pool_connections=POOLED_HOSTS, pool_maxsize=pool_size, max_retries=retry)
@@ -43,6 +44,15 @@ def pooled_session(pool_size: int) -> requests.Session:
     session.mount("http://", adapter)
     session.trust_env = False  # proxies and .netrc from the environment must not redirect PHI
     return session
+
+
+class StaleConnectionRetry(Retry):
+    """Retries a dropped connection, never a read timeout: a slow server must not cost the deadline twice."""
+
+    def increment(self, *args: Any, **kwargs: Any) -> Retry:
+        if isinstance(kwargs.get("error"), ReadTimeoutError):
+            raise kwargs["error"]
+        return super().increment(*args, **kwargs)
 
 
 @dataclass(frozen=True)
