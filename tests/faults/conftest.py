@@ -11,8 +11,8 @@ from flask import Flask
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import full_prefetch, hook_body
-from tests.fhir_builders import car_t
 from tests.faults.hostile import HostileFhirServer
+from tests.fhir_builders import car_t
 
 BEHAVIOURS = ("healthy", "drip", "endless", "bomb", "redirect", "dots", "dotsencoded")
 
