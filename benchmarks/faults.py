@@ -6,7 +6,7 @@ Everything listens on 127.0.0.1 only. Figures (docs/security.md, "Faults survive
 
 1. Worker memory (RSS, all gunicorn processes) before and at its peak during an endless FHIR body and a
    gzip bomb (512 MiB decompressed), with the default 64 MiB answer limit; and the time to the 412.
-2. A healthy FHIR host's call: median and worst time over 14 s while six callers keep calling a host that
+2. A healthy FHIR host's call: median and worst time over 20 s while six callers keep calling a host that
    drips its body (1 byte / 100 ms), as a ratio of the same call with no dripping host; how many requests
    reached the dripping host (after 5 timeouts in a row the circuit breaker answers for it).
 3. A database locked by another writer: time to the 503 of a signed call and of /readyz.
@@ -55,7 +55,7 @@ def family(pid: int) -> list[int]:
 
 
 @contextmanager
-def served(hosts: list[HostileFhirServer], folder: Path, keys: EhrKeys) -> Iterator[tuple[str, Any, list[int]]]:
+def served(hosts: list[HostileFhirServer], folder: Path, keys: EhrKeys) -> Iterator[tuple[str, Any, int]]:
     bases = [host.base(name) for host in hosts for name in ("healthy", "drip", "endless", "bomb")]
     clients = write_clients_file(folder / "clients.toml", keys, bases)
     port = free_port()
@@ -72,7 +72,8 @@ def served(hosts: list[HostileFhirServer], folder: Path, keys: EhrKeys) -> Itera
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until_up(f"{url}/healthz", process)
-        yield url, keys, family(process.pid)
+        time.sleep(1)  # every worker forked
+        yield url, keys, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -85,12 +86,12 @@ def post(url: str, keys: EhrKeys, body: dict[str, Any]) -> tuple[int, float]:
     return response.status_code, time.monotonic() - started
 
 
-def peak_rss_during(action: Any, pids: list[int]) -> tuple[int, int, Any]:
-    before, peak, done = rss_bytes(pids), [0], threading.Event()
+def peak_rss_during(action: Any, master: int) -> tuple[int, int, Any]:
+    before, peak, done = rss_bytes(family(master)), [0], threading.Event()
 
     def watch() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], rss_bytes(pids))
+            peak[0] = max(peak[0], rss_bytes(family(master)))
             time.sleep(0.01)
 
     watcher = threading.Thread(target=watch)
@@ -103,11 +104,11 @@ def peak_rss_during(action: Any, pids: list[int]) -> tuple[int, int, Any]:
     return before, peak[0], result
 
 
-def figure_1(url: str, keys: EhrKeys, hostile: HostileFhirServer, pids: list[int]) -> None:
+def figure_1(url: str, keys: EhrKeys, hostile: HostileFhirServer, master: int) -> None:
     gzip_bomb()
     for behaviour in ("endless", "bomb"):
         before, peak, (status, seconds) = peak_rss_during(
-            lambda b=behaviour: post(url, keys, fetching_body(hostile.base(b))), pids
+            lambda b=behaviour: post(url, keys, fetching_body(hostile.base(b))), master
         )
         print(
             f"1. {behaviour}: HTTP {status} in {seconds:.2f} s; RSS of the service {before / 2**20:.0f} MiB before, "
@@ -128,7 +129,7 @@ def figure_2(url: str, keys: EhrKeys, hostile: HostileFhirServer, healthy: Hosti
     for caller in callers:
         caller.start()
     time.sleep(0.5)
-    loaded, ends_at = [], time.monotonic() + 14  # long enough for the breaker to open (5 timeouts in a row)
+    loaded, ends_at = [], time.monotonic() + 20  # long enough for the breaker to open (5 timeouts in a row)
     while time.monotonic() < ends_at:
         loaded.append(post(url, keys, body))
     stop.set()
@@ -163,8 +164,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="crs-cds-faults-"))
     hostile, healthy = HostileFhirServer(), HostileFhirServer()
     try:
-        with served([hostile, healthy], folder, EhrKeys.generate()) as (url, keys, pids):
-            figure_1(url, keys, hostile, pids)
+        with served([hostile, healthy], folder, EhrKeys.generate()) as (url, keys, master):
+            figure_1(url, keys, hostile, master)
             figure_2(url, keys, hostile, healthy)
             figure_3(url, keys, folder / "db.sqlite3")
     finally:

@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(default=20, ge=1, le=1000)
     fhir_max_workers: int = Field(default=8, ge=1, le=64, description="parallel FHIR requests per FHIR host")
     fhir_max_response_bytes: int = Field(
-        default=64 * 1024 * 1024, ge=64 * 1024, description="Largest FHIR answer (one page), decompressed."
+        default=32 * 1024 * 1024, ge=64 * 1024, description="Largest FHIR answer (one page), decompressed."
     )
     fhir_breaker_failures: int = Field(default=5, ge=1, le=1000, description="Failures in a row that pause a host.")
     fhir_breaker_cooldown_seconds: float = Field(default=15.0, gt=0, le=600)

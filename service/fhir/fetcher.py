@@ -30,7 +30,7 @@ from service.outbound import CircuitBreaker
 
 T = TypeVar("T")
 Query = Callable[[FhirClient, Deadline], T]
-DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 POOLED_HOSTS = 32
 
 
