@@ -55,23 +55,29 @@ class Record:
             return [path for path, _ in self.requests if path.startswith(prefix)]
 
 
-class HostileFhirServer:
-    def __init__(self) -> None:
-        self.record = Record()
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 and a free port, serving until ``close``."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self.stop = threading.Event()
-        handler = type("Handler", (_Handler,), {"owner": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
 
-    def base(self, behaviour: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{behaviour}"
-
     def close(self) -> None:
         self.stop.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+class HostileFhirServer(LoopbackServer):
+    def __init__(self) -> None:
+        self.record = Record()
+        super().__init__(type("Handler", (_Handler,), {"owner": self}))
+
+    def base(self, behaviour: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{behaviour}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -153,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class KeyServer:
+class KeyServer(LoopbackServer):
     """A JWKS endpoint on loopback: ``/ok`` serves keys, ``/fail`` answers 500, ``/slow`` waits first."""
 
     def __init__(self, jwks: dict[str, Any], slow_seconds: float = 2.0) -> None:
@@ -180,14 +186,7 @@ class KeyServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        super().__init__(Handler)
 
     def url(self, kind: str) -> str:
         return f"http://127.0.0.1:{self.port}/{kind}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -45,11 +45,11 @@ def test_item1_a_dripping_host_is_cut_off_at_the_deadline_and_a_healthy_host_is_
     assert healthy.status_code == 200
     assert healthy_seconds < 1.0
     assert {response.status_code for response, _ in answers} == {412}
-    assert max(seconds for _, seconds in answers) < DEADLINE + 0.5
+    assert max(seconds for _, seconds in answers) < DEADLINE + 1.0
     started_reads = len(hostile.record.paths("/drip"))
     assert started_reads >= 1
     wait_for(lambda: len(hostile.record.left_at) == started_reads, seconds=DEADLINE + 1)
-    assert max(hostile.record.left_at) - started < DEADLINE + 1.0  # no read goes on after the answer
+    assert max(hostile.record.left_at) - started < DEADLINE + 1.5  # no read goes on after the answer
 
 
 def test_item1_a_host_that_keeps_timing_out_is_short_circuited(
