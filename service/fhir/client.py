@@ -158,6 +158,9 @@ class FhirClient:
         except FhirUnavailable:
             self._breaker.failed()
             raise
+        except FhirError:
+            self._breaker.succeeded()  # it answered (404, 401, not FHIR): the host is up
+            raise
         self._breaker.succeeded()
         return resource
 
