@@ -18,7 +18,7 @@ from service.hooks import auth, calls, discovery, feedback, invoke
 from service.hooks.errors import register_error_handlers
 from service.policy_file import load_policy
 from service.runtime import Runtime
-from service.security.clients import load_clients
+from service.security.clients import check_audience_base, load_clients
 from service.security.jwt_auth import JwksCache, JwtVerifier
 from service.settings import Settings
 from service.smart import routes as smart_routes
@@ -60,10 +60,13 @@ def build_runtime(settings: Settings, session: requests.Session | None = None) -
         timeout_seconds=settings.fhir_timeout_seconds,
         deadline_seconds=settings.fhir_deadline_seconds,
         max_pages=settings.fhir_max_pages,
+        max_response_bytes=settings.fhir_max_response_bytes,
+        breaker_failures=settings.fhir_breaker_failures,
+        breaker_cooldown_seconds=settings.fhir_breaker_cooldown_seconds,
     )
     policy = load_policy(settings.policy)
     catalog = load_card_catalog(settings.catalog_dir)
-    engine = create_database_engine(settings.database_url)
+    engine = create_database_engine(settings.database_url, settings.database_timeout_seconds)
     if settings.auto_migrate:
         migrate(engine)
         engine.dispose()  # no pooled connection may cross a gunicorn fork
@@ -84,6 +87,7 @@ def build_runtime(settings: Settings, session: requests.Session | None = None) -
 def _verifier(settings: Settings, repository: Repository) -> JwtVerifier | None:
     if settings.auth == "off":
         return None
+    check_audience_base(settings)
     clients = load_clients(settings.clients)
     if not clients:
         log.warning("no trusted EHR issuers (CRS_CDS_CLIENTS): every CDS Hooks call will be refused with 401")

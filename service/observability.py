@@ -26,6 +26,9 @@ LATENCY = Histogram(
 )
 FHIR_FETCH = Histogram("crs_cds_fhir_fetch_seconds", "Time to resolve the missing prefetch keys from the FHIR server.")
 FHIR_ERRORS = Counter("crs_cds_fhir_fetch_errors_total", "FHIR queries that failed, by error type.", ["error"])
+AUDIT_FAILURES = Counter(
+    "crs_cds_audit_write_failures_total", "Hook calls answered whose audit row could not be written."
+)
 CARDS = Counter("crs_cds_cards_total", "Cards returned, by kind and indicator.", ["kind", "indicator"])
 GRADES = Counter(
     "crs_cds_grade_total", "CRS grades computed for patients in scope (unknown: insufficient data).", ["grade"]

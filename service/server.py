@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from service.gunicorn_worker import bounded_worker_class
 from service.settings import Settings
 
 
@@ -22,7 +23,11 @@ def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]
         "bind": f"{host}:{port}",
         "workers": settings.workers,
         "threads": settings.threads,
-        "worker_class": "gthread",
+        # gthread, with a timeout on every read of a request and JSON bodies for gunicorn's own errors.
+        "worker_class": bounded_worker_class(settings.client_read_timeout_seconds),
+        # A worker whose threads are all busy (say, with calls to a slow FHIR host) stops accepting, so a new
+        # call goes to a worker with a free thread instead of queueing behind them (docs/security.md).
+        "worker_connections": settings.threads,
         "timeout": settings.request_timeout_seconds,
         "graceful_timeout": 20,
         # No keep-alive: a kept connection stays with the worker that accepted it, so two busy connections

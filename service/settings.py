@@ -7,9 +7,10 @@ configuration reference; a bad value fails at start-up with the variable's name.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -31,11 +32,67 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def normalise_base_url(url: str) -> str:
-    """A FHIR base URL compared without a trailing slash and with a lower-case scheme and host."""
+DEFAULT_PORTS = {"https": 443, "http": 80}
+ENCODED_DOT = re.compile("%2e", re.IGNORECASE)
+ENCODED_SEPARATOR = re.compile(r"%2f|%5c|\\", re.IGNORECASE)
+
+
+def normalise_url(url: str) -> str:
+    """An absolute URL in the form that is compared and then requested (RFC 3986 section 6.2.2).
+
+    Lower-case scheme and host, no default port, percent-encoded dots decoded and dot segments removed, so
+    ``/fhir/../evil`` and ``/fhir/%2e%2e/evil`` are seen as the ``/evil`` they are. Query kept as sent.
+    """
     parts = urlsplit(url.strip())
-    path = parts.path.rstrip("/")
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}"
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+        host = host + ":invalid-port"  # never equal to an allowed server
+    if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
+        host = f"{host}:{port}"
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}" if userinfo else host
+    path = _remove_dot_segments(ENCODED_DOT.sub(".", parts.path))
+    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
+
+
+def _remove_dot_segments(path: str) -> str:
+    output: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if len(output) > 1:
+                output.pop()
+        elif segment != ".":
+            output.append(segment)
+    trailing = path.endswith(("/.", "/.."))
+    return "/".join(output) + ("/" if trailing else "")
+
+
+def normalise_base_url(url: str) -> str:
+    """A FHIR base URL compared without a trailing slash, in the normal form of ``normalise_url``."""
+    parts = urlsplit(normalise_url(url))
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def is_within(url: str, base_url: str) -> bool:
+    """True if ``url``, once normalised, is ``base_url`` or below it (never a sibling such as ``/fhir-other``)."""
+    if ENCODED_SEPARATOR.search(url):
+        return False  # a server may decode %2F or a backslash into a separator after our check
+    parts = urlsplit(normalise_url(url))
+    if parts.username is not None or parts.password is not None:
+        return False
+    bare = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    return bare == base_url or bare.startswith(base_url + "/")
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for an http(s) URL whose parsed host is loopback (never decided on string prefixes)."""
+    parts = urlsplit(url.strip())
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and is_loopback_host(parts.hostname or "")
 
 
 def check_fhir_base_url(url: str) -> str:
@@ -67,7 +124,18 @@ class Settings(BaseSettings):
     fhir_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     fhir_deadline_seconds: float = Field(default=6.0, gt=0, le=120)
     fhir_max_pages: int = Field(default=20, ge=1, le=1000)
-    fhir_max_workers: int = Field(default=8, ge=1, le=64)
+    fhir_max_workers: int = Field(default=8, ge=1, le=64, description="parallel FHIR requests per FHIR host")
+    fhir_max_response_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=64 * 1024, description="Largest FHIR answer (one page), decompressed."
+    )
+    fhir_breaker_failures: int = Field(default=5, ge=1, le=1000, description="Failures in a row that pause a host.")
+    fhir_breaker_cooldown_seconds: float = Field(default=15.0, gt=0, le=600)
+    database_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="Longest wait for a database lock or statement."
+    )
+    client_read_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Longest wait for each read of a caller's request head or body."
+    )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     auth: Literal["on", "off"] = Field(
         default="on", description="JWT authentication of the EHR (off: local work only)."

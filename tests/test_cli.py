@@ -14,11 +14,22 @@ from service.settings import BUNDLED_POLICY
 from tests.fhir_builders import bp, car_t, device, patient, temp, weight
 
 
-def test_check_config_accepts_the_bundled_defaults(runner: CliRunner) -> None:
+def test_check_config_accepts_the_bundled_defaults(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRS_CDS_PUBLIC_BASE_URL", "https://crs-cds.hospital.example.org")
+
     result = runner.invoke(main, ["check-config"])
 
     assert result.exit_code == 0, result.output
     assert "configuration OK" in result.output
+
+
+def test_check_config_refuses_auth_without_a_public_base_url(runner: CliRunner) -> None:
+    """Issue 12 item 8: the JWT audience must never come from the Host header."""
+    result = runner.invoke(main, ["check-config"])
+
+    assert result.exit_code == 2
+    assert "CRS_CDS_PUBLIC_BASE_URL is not set" in result.output
+    assert "Set it to the https URL the EHR calls" in result.output
 
 
 def test_check_config_names_a_bad_setting(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -108,7 +108,7 @@ def test_gunicorn_config_is_pinned(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     options = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
 
     assert options["bind"] == "0.0.0.0:9000"
-    assert (options["workers"], options["threads"], options["worker_class"]) == (3, 4, "gthread")
+    assert (options["workers"], options["threads"], options["worker_class"].__name__) == (3, 4, "BoundedThreadWorker")
     assert (options["preload_app"], options["control_socket_disable"], options["accesslog"]) == (True, True, None)
     assert (options["timeout"], options["keepalive"]) == (30, 0)
     assert callable(options["post_fork"])
@@ -121,6 +121,7 @@ def test_gunicorn_starts_from_the_container_config(tmp_path: Path) -> None:
         "CRS_CDS_PORT": str(port),
         "CRS_CDS_HOST": "127.0.0.1",
         "CRS_CDS_WORKERS": "1",
+        "CRS_CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "CRS_CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }

@@ -1,18 +1,24 @@
-"""A FHIR R4 REST client for one server and one bearer token.
+"""A FHIR R4 REST client for one server and one bearer token, with hard bounds on every answer.
 
 The ``requests.Session`` is injected: the app shares one pooled session across requests, and tests
-can mount their own adapter or intercept with ``responses``. Every call has a timeout bounded by the
-caller's overall deadline; every failure becomes one of the exceptions in ``service.fhir.errors``.
+can mount their own adapter or intercept with ``responses``. Every request has a wall-clock deadline that
+covers its whole body (the caller's overall deadline), a size limit on the decompressed body, and goes
+through the host's circuit breaker. Every URL is normalised and must lie under the base URL before it is
+requested (the bearer token never leaves the allowed server); every failure becomes one of the exceptions
+in ``service.fhir.errors``.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import requests
+import urllib3
 
 from service.fhir.bundles import (
     FhirResource,
@@ -23,15 +29,25 @@ from service.fhir.bundles import (
     outcome_code,
 )
 from service.fhir.errors import (
+    FhirBadReference,
     FhirBadResponse,
     FhirError,
     FhirNotFound,
     FhirUnauthorized,
     FhirUnavailable,
 )
-from service.settings import normalise_base_url
+from service.outbound import CircuitBreaker, DeadlineExceeded, ResponseTooLarge, read_body
+from service.settings import is_within, normalise_base_url, normalise_url
 
 FHIR_JSON = "application/fhir+json"
+REFERENCE = re.compile(r"[A-Z][A-Za-z]{0,63}/[A-Za-z0-9\-.]{1,64}")
+
+
+def check_reference(reference: str) -> str:
+    """``Type/id`` with an id of FHIR syntax and never ``.`` or ``..`` (they would read the base or a type)."""
+    if not REFERENCE.fullmatch(reference) or reference.rpartition("/")[2] in (".", ".."):
+        raise FhirBadReference("not a reference of the form Type/id with a valid FHIR id")
+    return reference
 
 
 class Deadline:
@@ -39,10 +55,10 @@ class Deadline:
 
     def __init__(self, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
-        self._ends_at = monotonic() + seconds
+        self.ends_at = monotonic() + seconds
 
     def remaining(self) -> float:
-        return self._ends_at - self._monotonic()
+        return self.ends_at - self._monotonic()
 
     def timeout(self, per_request: float) -> float:
         """The timeout for the next request: the per-request limit, never past the deadline."""
@@ -50,6 +66,15 @@ class Deadline:
         if remaining <= 0:
             raise FhirUnavailable("the overall deadline for FHIR requests passed")
         return min(per_request, remaining)
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """``timeout_seconds`` per read; ``max_response_bytes`` per answer, decompressed; ``max_pages`` per search."""
+
+    timeout_seconds: float
+    max_pages: int
+    max_response_bytes: int
 
 
 @dataclass
@@ -70,21 +95,21 @@ class FhirClient:
         access_token: str | None,
         *,
         session: requests.Session,
-        timeout_seconds: float,
-        max_pages: int,
+        limits: FetchLimits,
+        breaker: CircuitBreaker,
     ) -> None:
         self.base_url = normalise_base_url(base_url)
         self._headers = {"Accept": FHIR_JSON}
         if access_token:
             self._headers["Authorization"] = f"Bearer {access_token}"
         self._session = session
-        self._timeout_seconds = timeout_seconds
-        self._max_pages = max_pages
+        self._limits = limits
+        self._breaker = breaker
 
-    def read(self, relative_url: str, deadline: Deadline) -> FhirResource | None:
+    def read(self, reference: str, deadline: Deadline) -> FhirResource | None:
         """A read (``Patient/123``); None when the server says the resource does not exist."""
         try:
-            resource = self._get(self._absolute(relative_url), deadline)
+            resource = self._get(self._absolute(check_reference(reference)), deadline)
         except FhirNotFound:
             return None
         if is_operation_outcome(resource):
@@ -107,8 +132,8 @@ class FhirClient:
             url = self._absolute(url)
             if url in seen_urls:
                 raise FhirBadResponse("the server's next links form a loop")
-            if result.pages >= self._max_pages or not self._is_on_server(url):
-                result.complete = False
+            if result.pages >= self._limits.max_pages or not is_within(url, self.base_url):
+                result.complete = False  # a next link off the server (dot segments included) is dropped
                 break
             seen_urls.add(url)
             page = self._get(url, deadline)
@@ -120,33 +145,45 @@ class FhirClient:
         return result
 
     def _absolute(self, url: str) -> str:
-        return urljoin(self.base_url + "/", url)
-
-    def _is_on_server(self, url: str) -> bool:
-        """Paging never leaves the server we were allowed to call (a next link to elsewhere is dropped)."""
-        normalised = normalise_base_url(url)
-        return normalised == self.base_url or normalised.startswith(self.base_url + "/")
+        return normalise_url(urljoin(self.base_url + "/", url))
 
     def _get(self, url: str, deadline: Deadline) -> FhirResource:
+        if not is_within(url, self.base_url):
+            raise FhirBadResponse("a URL outside the allowed FHIR server was not requested")
+        timeout = deadline.timeout(self._limits.timeout_seconds)
+        if not self._breaker.allow():
+            raise FhirUnavailable("the FHIR server keeps failing; calls to it are paused briefly", url=url)
+        try:
+            resource = self._fetch(url, timeout, deadline)
+        except FhirUnavailable:
+            self._breaker.failed()
+            raise
+        except FhirError:
+            self._breaker.succeeded()  # it answered (404, 401, not FHIR): the host is up
+            raise
+        self._breaker.succeeded()
+        return resource
+
+    def _fetch(self, url: str, timeout: float, deadline: Deadline) -> FhirResource:
         try:
             response = self._session.get(
-                url,
-                headers=self._headers,
-                timeout=deadline.timeout(self._timeout_seconds),
-                allow_redirects=False,
+                url, headers=self._headers, timeout=timeout, allow_redirects=False, stream=True
             )
-        except requests.Timeout as error:
+            _raise_for_status(response, url)
+            body = read_body(response, max_bytes=self._limits.max_response_bytes, ends_at=deadline.ends_at)
+        except (requests.Timeout, DeadlineExceeded, urllib3.exceptions.TimeoutError) as error:
             raise FhirUnavailable("the FHIR server did not answer in time", url=url) from error
-        except requests.RequestException as error:
+        except ResponseTooLarge as error:
+            raise FhirBadResponse(error.message, url=url) from error
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
             raise FhirUnavailable("the FHIR server could not be reached", url=url) from error
-        return _decode(response, url)
+        return _decode(body, url)
 
 
-def _decode(response: requests.Response, url: str) -> FhirResource:
-    _raise_for_status(response, url)
+def _decode(body: bytes, url: str) -> FhirResource:
     try:
-        payload = response.json()
-    except ValueError as error:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as error:
         raise FhirBadResponse("the FHIR server's answer is not JSON", url=url) from error
     if not is_resource(payload):
         raise FhirBadResponse("the FHIR server's answer is not a FHIR resource", url=url)
@@ -157,6 +194,7 @@ def _raise_for_status(response: requests.Response, url: str) -> None:
     status = response.status_code
     if status < 300:
         return
+    response.close()
     error_type: type[FhirError]
     if status in (401, 403):
         error_type = FhirUnauthorized
@@ -165,6 +203,6 @@ def _raise_for_status(response: requests.Response, url: str) -> None:
     elif status == 429 or status >= 500:
         error_type = FhirUnavailable
     else:
-        # 3xx: redirects are not followed, so a server cannot send us to another host.
+        # 3xx: redirects are not followed, so a server cannot send us (and the token) to another host.
         error_type = FhirBadResponse
     raise error_type(f"the FHIR server answered HTTP {status}", url=url)

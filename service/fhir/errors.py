@@ -4,7 +4,8 @@ FhirError
 ├── FhirUnauthorized   the server refused our token (401, 403)
 ├── FhirNotFound       the resource or endpoint does not exist (404, 410)
 ├── FhirUnavailable    timeout, connection failure, 5xx, 429, or the overall deadline passed
-└── FhirBadResponse    not JSON, not a FHIR resource, an OperationOutcome, or a `next` link loop
+├── FhirBadResponse    not JSON, not a FHIR resource, an OperationOutcome, a `next` link loop, too large
+└── FhirBadReference   a reference to read is not ``Type/id`` with a valid id (nothing was requested)
 """
 
 from __future__ import annotations
@@ -33,3 +34,7 @@ class FhirUnavailable(FhirError):
 
 class FhirBadResponse(FhirError):
     """The FHIR server answered something that is not the FHIR JSON we asked for."""
+
+
+class FhirBadReference(FhirError):
+    """A reference we were asked to read is not ``Type/id`` with a valid FHIR id; no URL was built."""

@@ -1,7 +1,9 @@
 """Authentication of every CDS Hooks endpoint (discovery, services, feedback); probes and docs are open.
 
-The JWT audience is the endpoint called: ``CRS_CDS_PUBLIC_BASE_URL`` + the request path. A failure is
-401 with no detail in the body and ``WWW-Authenticate: Bearer``; the reason goes to the log, never the token.
+The JWT audience is the endpoint called: ``CRS_CDS_PUBLIC_BASE_URL`` + the request path (never the Host
+header; the service refuses to start with authentication on and no public base URL). A failure is 401 with
+no detail in the body and ``WWW-Authenticate: Bearer``; the reason goes to the log, never the token. When
+the replay store (the database) cannot be used, the call is 503 ``unavailable``: never accepted unguarded.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
+from service.hooks.calls import note_database_failure
+from service.hooks.errors import ServiceUnavailable
 from service.runtime import runtime
 from service.security.jwt_auth import AuthenticationFailed, Caller
 
@@ -34,6 +39,10 @@ def authenticate() -> Response | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("no bearer token")
         g.caller = state.verifier.verify(token.strip(), audience())
+    except SQLAlchemyError as error:
+        note_database_failure()
+        log.warning("replay store unavailable: %s (endpoint %s)", type(error).__name__, request.path)
+        raise ServiceUnavailable("the service cannot check tokens right now; retry later") from error
     except AuthenticationFailed as failure:
         log.warning("authentication failed: %s (endpoint %s)", failure.reason, request.path)
         response = jsonify({"error": "unauthorized", "message": "authentication required"})
@@ -44,7 +53,9 @@ def authenticate() -> Response | None:
 
 
 def audience() -> str:
-    base = runtime().settings.public_base_url or request.host_url.rstrip("/")
+    base = runtime().settings.public_base_url
+    if not base:  # refused at start-up (check_audience_base); never fall back to the Host header
+        raise AuthenticationFailed("CRS_CDS_PUBLIC_BASE_URL is not set")
     return base + request.path
 
 

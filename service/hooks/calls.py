@@ -157,7 +157,18 @@ def _failure_fields(service_id: str, service: ServiceDefinition | None) -> dict[
     }
 
 
+def note_database_failure() -> None:
+    """This request already waited out the database's timeout once (replay store or audit): the call record
+    is then not attempted, so that a locked database costs a caller one timeout, not two."""
+    g.database_failed = True
+
+
 def _write(state: Runtime, row: dict[str, Any]) -> None:
+    if g.get("database_failed"):
+        log.error(
+            "call record not written (service %s): the database failed earlier in this call", row.get("service_id")
+        )
+        return
     try:
         CallRecords(state.repository.engine).add(row)
     except SQLAlchemyError:

@@ -9,7 +9,7 @@ from service.runtime import runtime
 bp = Blueprint("discovery", __name__)
 
 
-@bp.get("/cds-services")
+@bp.get("/cds-services", strict_slashes=False)  # some EHRs append a slash to the base URL they were given
 def discovery() -> Response:
     services = [service.discovery_entry() for service in runtime().services.values()]
     return jsonify({"services": services})

@@ -40,6 +40,13 @@ class PatientMismatch(BadRequest):
     code = "patient_mismatch"
 
 
+class PayloadTooLarge(ApiError):
+    """413: a part of the body is larger than the service keeps."""
+
+    status = 413
+    code = "payload_too_large"
+
+
 class ServiceNotFound(ApiError):
     status = 404
     code = "not_found"

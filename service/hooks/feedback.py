@@ -3,8 +3,12 @@
 Accepted variations: ``overrideReasons`` (plural, a list) as well as ``overrideReason``; a bare Coding as
 the reason; ``acceptedSuggestions`` as ``[{"id": ...}]`` or as plain strings; outcome in any case and as
 ``override``/``overriden``/``rejected``/``dismissed``; card ids that are not uuids; a missing
-``outcomeTimestamp`` (the item's content is then its identity). An item without a card id cannot be
-attributed and makes the whole post a 400, so nothing is half-stored.
+``outcomeTimestamp``. An item without a card id cannot be attributed and makes the whole post a 400, an
+item larger than ``MAX_ITEM_BYTES`` of JSON a 413, so nothing is half-stored.
+
+Identity: the card, the outcome, the timestamp and the content (accepted suggestion ids, override reason
+and comment). CDS Hooks allows several feedback items for one card, so two posts that differ in what they
+accept or why they override are both kept; a true repeat (a retry) is stored once.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.hooks.errors import BadRequest, ServiceUnavailable
+from service.hooks.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
 from service.hooks.invoke import find_service, read_json_object
 from service.runtime import runtime
 
@@ -34,6 +38,7 @@ OUTCOMES = {
     "dismissed": "overridden",
 }
 MAX_ITEMS = 1000
+MAX_ITEM_BYTES = 64 * 1024
 
 
 @bp.post("/cds-services/<service_id>/feedback")
@@ -64,6 +69,8 @@ def feedback_items(body: dict[str, Any]) -> list[dict[str, Any]]:
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise BadRequest(f"feedback.{index}: expected an object")
+        if len(json.dumps(item, default=str)) > MAX_ITEM_BYTES:
+            raise PayloadTooLarge(f"feedback.{index}: larger than {MAX_ITEM_BYTES} bytes of JSON")
     return items
 
 
@@ -76,7 +83,9 @@ def feedback_row(service_id: str, item: dict[str, Any], index: int, received_at:
         raise BadRequest(f"feedback.{index}.outcome: expected 'accepted' or 'overridden'")
     timestamp = normalised_timestamp(item.get("outcomeTimestamp"))
     reason = override_reason(item)
-    identity = [service_id, card, outcome, timestamp or json.dumps(item, sort_keys=True, default=str)]
+    accepted = accepted_suggestion_ids(item.get("acceptedSuggestions"))
+    content = {"accepted": sorted(accepted), "reason": reason} if timestamp else item
+    identity = [service_id, card, outcome, timestamp or "", json.dumps(content, sort_keys=True, default=str)]
     return {
         "dedupe_key": hashlib.sha256("\x1f".join(identity).encode()).hexdigest(),
         "received_at": received_at,
@@ -84,7 +93,7 @@ def feedback_row(service_id: str, item: dict[str, Any], index: int, received_at:
         "card_uuid": card.strip(),
         "outcome": outcome,
         "outcome_timestamp": timestamp,
-        "accepted_suggestions": accepted_suggestion_ids(item.get("acceptedSuggestions")),
+        "accepted_suggestions": accepted,
         "override_system": _text(reason.get("system"), 300),
         "override_code": _text(reason.get("code"), 200),
         "override_display": _text(reason.get("display"), 300),

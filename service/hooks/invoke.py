@@ -19,12 +19,12 @@ from service.crs.engine import assess, check_drafts
 from service.fhir.fields import reference_of
 from service.fhir.subject import subject_mismatches
 from service.hooks.auth import allowed_fhir_servers
-from service.hooks.calls import CallResult, answer_cards
+from service.hooks.calls import CallResult, answer_cards, note_database_failure
 from service.hooks.errors import BadRequest, PatientMismatch, ServiceNotFound, invalid
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.hooks.prefetch import ResolvedData, resolve
 from service.logs import hook_instance_var
-from service.observability import record_assessment
+from service.observability import AUDIT_FAILURES, record_assessment
 from service.runtime import Runtime, runtime
 from service.storage.repository import CardRecord, HookCall
 
@@ -88,8 +88,10 @@ def audit(
     cards = [CardRecord(r.uuid, r.kind, r.card["indicator"], list(r.rules), list(r.suggestion_uuids)) for r in rendered]
     try:
         state.repository.record_hook_call(call, cards)
-    except SQLAlchemyError:
-        log.exception("audit row not written (service %s)", service.id)
+    except SQLAlchemyError as error:
+        note_database_failure()
+        AUDIT_FAILURES.inc()
+        log.error("audit row not written (service %s): %s", service.id, type(error).__name__)
 
 
 def refuse_other_patients(data: ResolvedData, drafts: list[dict[str, Any]], patient_id: str) -> None:

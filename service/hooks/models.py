@@ -6,19 +6,32 @@ against the FHIR id syntax because they are substituted into the FHIR queries we
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
-FhirId = Annotated[str, Field(pattern=FHIR_ID)]
+DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def _not_a_dot_segment(value: str) -> str:
+    """``.`` and ``..`` match the id syntax but would read the server's base or a whole resource type."""
+    if value in DOT_SEGMENTS:
+        raise ValueError("must be a FHIR id, not '.' or '..'")
+    return value
+
+
+FhirId = Annotated[str, Field(pattern=FHIR_ID), AfterValidator(_not_a_dot_segment)]
 
 
 def _is_reference(value: str) -> str:
-    """``Type/id`` as CDS Hooks uses in ``userId`` and ``selections``."""
+    """``Type/id`` as CDS Hooks uses in ``userId`` and ``selections``; the id of FHIR id syntax."""
     resource_type, _, resource_id = value.partition("/")
     if not resource_type.isalpha() or not resource_type[:1].isupper() or not resource_id:
         raise ValueError("must be a relative reference such as 'MedicationRequest/123'")
+    if not re.fullmatch(FHIR_ID, resource_id) or resource_id in DOT_SEGMENTS:
+        raise ValueError("the id after the '/' must be a FHIR id ([A-Za-z0-9-.]{1,64}, not '.' or '..')")
     return value
 
 

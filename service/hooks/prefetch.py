@@ -15,7 +15,7 @@ from typing import Any
 from service.catalog import ServiceDefinition
 from service.catalog.services import MissingToken, fill_prefetch_template
 from service.fhir.bundles import FhirResource, bundle_resources, is_operation_outcome, is_resource, next_link
-from service.fhir.client import FhirClient, SearchResult
+from service.fhir.client import Deadline, FhirClient, SearchResult
 from service.fhir.errors import FhirError
 from service.fhir.fetcher import FhirFetcher, Query, read_query, search_query
 from service.hooks.errors import BadRequest, PreconditionFailed
@@ -63,9 +63,17 @@ def render_template(template: str, request: HookRequest) -> str:
 
 
 def resolve(
-    request: HookRequest, service: ServiceDefinition, fetcher: FhirFetcher, allowed_servers: tuple[str, ...]
+    request: HookRequest,
+    service: ServiceDefinition,
+    fetcher: FhirFetcher,
+    allowed_servers: tuple[str, ...],
+    deadline: Deadline | None = None,
 ) -> ResolvedData:
-    """``allowed_servers``: the FHIR base URLs this caller may make us call (anything else: 400)."""
+    """``allowed_servers``: the FHIR base URLs this caller may make us call (anything else: 400).
+
+    ``deadline``: the hook call's FHIR budget (``fetcher.deadline()``), to share with later fetches of the
+    same call (``fetcher.read_references`` on ``allowed_client``); a fresh one when not given.
+    """
     plan = _plan(request, service)
     if not plan.to_fetch and not plan.to_continue:
         return ResolvedData(plan.ready)
@@ -74,7 +82,7 @@ def resolve(
         # Pages beyond the first of a prefetched Bundle, with no server to fetch them from.
         return ResolvedData({**plan.ready, **_first_pages(plan)}, incomplete_keys=tuple(plan.to_continue))
     with FHIR_FETCH.time():
-        results = fetcher.run(client, _queries(plan))
+        results = fetcher.run(client, _queries(plan), deadline)
     return _collect(plan, results)
 
 
@@ -115,7 +123,12 @@ def _client(request: HookRequest, plan: _Plan, fetcher: FhirFetcher, allowed: tu
                 missing=sorted(plan.to_fetch),
             )
         return None
-    if normalise_base_url(request.fhirServer) not in allowed:
+    return allowed_client(request, fetcher, allowed)
+
+
+def allowed_client(request: HookRequest, fetcher: FhirFetcher, allowed: tuple[str, ...]) -> FhirClient:
+    """A client for the request's ``fhirServer`` and token; 400 unless the server is in ``allowed``."""
+    if request.fhirServer is None or normalise_base_url(request.fhirServer) not in allowed:
         raise BadRequest("fhirServer is not an allowed FHIR server for this service")
     return fetcher.client(request.fhirServer, request.access_token)
 

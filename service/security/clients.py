@@ -10,12 +10,13 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from service.settings import check_fhir_base_url
+from service.settings import Settings, check_fhir_base_url, is_loopback_url
 
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 DEFAULT_ALGORITHMS = ("ES384", "RS384")
@@ -26,7 +27,11 @@ class ClientsError(Exception):
 
 
 def _https_url(value: str) -> str:
-    if not value.startswith("https://") and not value.startswith(("http://127.0.0.1", "http://localhost")):
+    """https, or http on a loopback host decided by parsing the URL (``http://127.0.0.1.evil.example`` is not)."""
+    parts = urlsplit(value.strip())
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        raise ValueError(f"{value!r} must be an absolute https URL without credentials")
+    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_url(value)):
         raise ValueError(f"{value!r} must be an https URL (http only on loopback)")
     return value
 
@@ -118,3 +123,13 @@ def load_clients(path: Path | None) -> dict[str, TrustedClient]:
             for item in error.errors(include_url=False, include_input=False)
         )
         raise ClientsError(f"{path}: {problems}") from error
+
+
+def check_audience_base(settings: Settings) -> None:
+    """With authentication on, the JWT audience must come from configuration, never from the Host header."""
+    if settings.auth == "on" and not settings.public_base_url:
+        raise ClientsError(
+            "CRS_CDS_PUBLIC_BASE_URL is not set: with CRS_CDS_AUTH=on it is the base of the JWT audience. "
+            "Set it to the https URL the EHR calls (for example https://crs-cds.hospital.example.org), "
+            "or set CRS_CDS_AUTH=off for local development only."
+        )

@@ -9,6 +9,7 @@ the reason is for the log, never for the response, and never contains the token.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +19,9 @@ from typing import Any, Protocol
 
 import jwt
 import requests
+import urllib3
 
+from service.outbound import OutboundError, read_body
 from service.security.clients import ASYMMETRIC, TrustedClient
 
 
@@ -41,8 +44,24 @@ class Caller:
     tenant: str | None
 
 
+@dataclass
+class _KeySet:
+    """What is known of one JWKS URL: its keys, when it may be fetched again, and the fetch in flight."""
+
+    keys: jwt.PyJWKSet | None = None
+    next_fetch_at: float = 0.0
+    failures: int = 0
+    in_flight: threading.Event | None = None
+
+
 class JwksCache:
-    """JWKS by URL, fetched with requests, refreshed on an unknown ``kid`` at most once per interval."""
+    """JWKS by URL, fetched with requests, refreshed on an unknown ``kid`` at most once per interval.
+
+    A failed fetch is remembered too, with a backoff that doubles up to ``max_backoff_seconds``, so tokens
+    with made-up kids cannot make us hammer a failing key server. At most one fetch per URL is in flight;
+    the lock is never held while fetching, so tokens whose key is cached never wait for a slow key server.
+    Each fetch is bounded: ``timeout`` seconds for the whole body and ``max_bytes`` of JWKS.
+    """
 
     def __init__(
         self,
@@ -50,37 +69,93 @@ class JwksCache:
         refresh_seconds: float,
         timeout: float = 3.0,
         monotonic: Callable[[], float] = time.monotonic,
+        *,
+        max_bytes: int = 256 * 1024,
+        max_backoff_seconds: float = 300.0,
     ) -> None:
         self._session = session
         self._refresh_seconds = refresh_seconds
         self._timeout = timeout
         self._monotonic = monotonic
-        self._sets: dict[str, tuple[float, jwt.PyJWKSet]] = {}
+        self._max_bytes = max_bytes
+        self._max_backoff = max_backoff_seconds
+        self._sets: dict[str, _KeySet] = {}
         self._lock = threading.Lock()
+        self.fetches = 0
 
     def key(self, url: str, kid: str) -> jwt.PyJWK:
+        for _attempt in range(2):  # a fetch (ours or another thread's), then one more look
+            found, fetch, waiting = self._look_up(url, kid)
+            if found is not None:
+                return found
+            if fetch is not None:
+                self._refresh(url, fetch)
+            elif waiting is not None:
+                waiting.wait(self._timeout + 1)
+            else:
+                break  # fetched recently, or backing off after a failure
+        raise AuthenticationFailed("unknown kid")
+
+    def _look_up(self, url: str, kid: str) -> tuple[jwt.PyJWK | None, threading.Event | None, threading.Event | None]:
+        """The key if cached; else an event to set after fetching (we fetch) or to wait on (another thread)."""
         with self._lock:
-            cached = self._sets.get(url)
-            if cached is None or (
-                self._find(cached[1], kid) is None and self._monotonic() - cached[0] >= self._refresh_seconds
-            ):
-                cached = (self._monotonic(), self._fetch(url))
-                self._sets[url] = cached
-        found = self._find(cached[1], kid)
-        if found is None:
-            raise AuthenticationFailed("unknown kid")
-        return found
+            state = self._sets.setdefault(url, _KeySet())
+            found = self._find(state.keys, kid)
+            if found is not None or state.in_flight is not None:
+                return found, None, state.in_flight
+            if self._monotonic() < state.next_fetch_at:
+                return None, None, None
+            state.in_flight = threading.Event()
+            return None, state.in_flight, None
+
+    def _refresh(self, url: str, done: threading.Event) -> None:
+        keys: jwt.PyJWKSet | None = None
+        try:
+            keys = self._fetch(url)
+        except AuthenticationFailed:
+            pass  # remembered below; the caller reports the kid as unknown
+        finally:
+            with self._lock:
+                state = self._sets[url]
+                state.failures = 0 if keys is not None else state.failures + 1
+                state.keys = keys if keys is not None else state.keys
+                delay = self._refresh_seconds if keys is not None else self._backoff(state.failures)
+                state.next_fetch_at = self._monotonic() + delay
+                state.in_flight = None
+            done.set()
+
+    def _backoff(self, failures: int) -> float:
+        return float(min(self._max_backoff, 5.0 * 2 ** min(failures - 1, 16)))
 
     def _fetch(self, url: str) -> jwt.PyJWKSet:
+        self.fetches += 1
+        ends_at = self._monotonic() + self._timeout
         try:
-            response = self._session.get(url, timeout=self._timeout, allow_redirects=False)
-            response.raise_for_status()
-            return jwt.PyJWKSet.from_dict(response.json())
-        except (requests.RequestException, ValueError, jwt.PyJWKSetError, jwt.InvalidKeyError) as error:
+            response = self._session.get(url, timeout=self._timeout, allow_redirects=False, stream=True)
+            if response.status_code != 200:
+                response.close()
+                raise AuthenticationFailed(f"JWKS unavailable (HTTP {response.status_code})")
+            body = read_body(response, max_bytes=self._max_bytes, ends_at=ends_at, monotonic=self._monotonic)
+            return jwt.PyJWKSet.from_dict(json.loads(body))
+        except (
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            OSError,
+            OutboundError,
+            ValueError,
+            RecursionError,
+            AttributeError,
+            TypeError,
+            KeyError,
+            jwt.PyJWKSetError,
+            jwt.InvalidKeyError,
+        ) as error:
             raise AuthenticationFailed(f"JWKS unavailable ({type(error).__name__})") from error
 
     @staticmethod
-    def _find(key_set: jwt.PyJWKSet, kid: str) -> jwt.PyJWK | None:
+    def _find(key_set: jwt.PyJWKSet | None, kid: str) -> jwt.PyJWK | None:
+        if key_set is None:
+            return None
         return next((key for key in key_set.keys if key.key_id == kid), None)
 
 

@@ -10,9 +10,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.storage.models import AuditRecord, Base, Feedback, IssuedCard, JwtReplay
+
+
+class StorageUnverified(SQLAlchemyError):
+    """A write was committed but a read-back cannot see it (for callers, the same as a failed write)."""
 
 
 @dataclass(frozen=True)
@@ -70,13 +75,24 @@ class Repository:
             )
 
     def record_feedback(self, rows: list[dict[str, Any]]) -> int:
-        """Insert feedback rows, ignoring ones already stored (same dedupe key). Returns how many were new."""
+        """Insert feedback rows, ignoring ones already stored (same dedupe key). Returns how many were new.
+
+        After the commit every row is read back on a fresh checkout: "stored" is said only of rows a reader
+        can see (a deleted SQLite file, for one, takes commits that nobody will ever read). StorageUnverified
+        otherwise, so the EHR retries.
+        """
         if not rows:
             return 0
         with self.engine.begin() as connection:
-            return _count_inserted(
+            inserted = _count_inserted(
                 connection, _insert_ignoring_duplicates(connection.dialect.name, Feedback, rows, "dedupe_key")
             )
+        keys = [row["dedupe_key"] for row in rows]
+        with self.engine.connect() as connection:
+            found = connection.execute(select(Feedback.dedupe_key).where(Feedback.dedupe_key.in_(keys))).all()
+        if len(found) != len(set(keys)):
+            raise StorageUnverified("feedback rows committed but not readable")
+        return inserted
 
     def first_use(self, issuer: str, jti: str, expires_at: datetime) -> bool:
         """Record a JWT's (issuer, jti); False if any worker recorded it before (a replay).

@@ -6,6 +6,8 @@ service must end up with: the resources, a 412 naming the key, or a 400 with no 
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import threading
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+import urllib3
 from flask import Flask
 from responses import matchers
 
@@ -160,7 +163,8 @@ def test_page_cap_stops_paging_and_marks_the_key_incomplete(app: Flask) -> None:
         return 200, {}, json.dumps(searchset(observation(f"o{page}"), next_url=f"{OBS_URL}?page={page + 1}"))
 
     responses.add_callback(responses.GET, OBS_URL, callback=endless_pages)
-    object.__setattr__(app.extensions["crs_cds"].fetcher, "_max_pages", 3)
+    fetcher = app.extensions["crs_cds"].fetcher
+    object.__setattr__(fetcher, "_limits", dataclasses.replace(fetcher._limits, max_pages=3))
 
     data = run_resolve(app, request_without("observations"))
 
@@ -256,9 +260,10 @@ def test_missing_keys_are_fetched_in_parallel(app: Flask) -> None:
             barrier.wait()
             response = requests.Response()
             response.status_code = 200
-            response._content = b'{"resourceType": "Bundle", "type": "searchset"}'
+            content = b'{"resourceType": "Bundle", "type": "searchset"}'
             if "/Patient/" in str(request.url):
-                response._content = b'{"resourceType": "Patient", "id": "pat-1"}'
+                content = b'{"resourceType": "Patient", "id": "pat-1"}'
+            response.raw = urllib3.HTTPResponse(body=io.BytesIO(content), preload_content=False)
             return response
 
         def close(self) -> None:

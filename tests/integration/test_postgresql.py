@@ -3,6 +3,8 @@ concurrent writes from several gunicorn workers (the same tests SQLite passes el
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -12,9 +14,10 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from service.storage.call_records import CallRecords
-from service.storage.db import create_database_engine, current_revision, migrate
+from service.storage.db import can_write, create_database_engine, current_revision, migrate
 from service.storage.repository import CardRecord, HookCall, Repository
 from tests.conftest import hook_body
 from tests.integration.conftest import crs_cds_service
@@ -143,3 +146,25 @@ def test_call_records_round_trip_and_purge_on_postgresql(engine: Engine) -> None
     )
     assert records.purge(NOW - timedelta(days=400))["call_record"] >= 1
     assert [r for r in records.between(NOW - timedelta(days=801), NOW) if r.hook_instance == "pg-call"] == []
+
+
+def test_the_replay_guard_and_readiness_give_up_after_the_lock_timeout(engine: Engine, postgres_url: str) -> None:
+    """Issue 12 item 3: a locked replay table costs a signed call about a second (then 503), not 30 s."""
+    locker = create_database_engine(postgres_url)
+    repository = Repository(engine)
+    with locker.connect() as connection:
+        connection.execute(text("LOCK TABLE jwt_replay IN ACCESS EXCLUSIVE MODE"))
+        release = threading.Timer(5, connection.rollback)  # bounds the test even where nothing times out
+        release.start()
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="lock timeout"):
+            repository.first_use("https://ehr.example.org", "jti-locked", datetime.now(UTC) + timedelta(minutes=5))
+        replay_seconds = time.monotonic() - started
+        ready = can_write(engine)
+        release.cancel()
+        connection.rollback()
+    locker.dispose()
+
+    assert replay_seconds < 2.0
+    assert ready is False
+    assert can_write(engine) is True

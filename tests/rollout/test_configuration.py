@@ -58,14 +58,22 @@ def test_describe_names_the_silent_services_and_refuses_unknown_ones() -> None:
 
 
 def test_check_config_says_which_services_are_silent(runner: CliRunner) -> None:
-    result = runner.invoke(main, ["check-config"], env={"CRS_CDS_SILENT": "crs-patient-view"})
+    result = runner.invoke(
+        main,
+        ["check-config"],
+        env={"CRS_CDS_SILENT": "crs-patient-view", "CRS_CDS_PUBLIC_BASE_URL": "https://crs.example.org"},
+    )
 
     assert result.exit_code == 0, result.output
     assert "silent services (cards recorded, not shown): crs-patient-view" in result.output
 
 
 def test_check_config_refuses_a_silent_service_that_does_not_exist(runner: CliRunner) -> None:
-    result = runner.invoke(main, ["check-config"], env={"CRS_CDS_SILENT": "crs-patient-veiw"})
+    result = runner.invoke(
+        main,
+        ["check-config"],
+        env={"CRS_CDS_SILENT": "crs-patient-veiw", "CRS_CDS_PUBLIC_BASE_URL": "https://crs.example.org"},
+    )
 
     assert result.exit_code == 2
     assert "CRS_CDS_SILENT: unknown service id(s) crs-patient-veiw" in result.output

@@ -1,4 +1,4 @@
-"""The pooled session survives a server that drops a connection (a stale keep-alive)."""
+"""The pooled session survives a dropped connection; references are read once each; the breaker opens and heals."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import socket
 import threading
 
 from service.fhir.client import Deadline
+from service.fhir.errors import FhirBadReference
 from service.fhir.fetcher import FhirFetcher, pooled_session
+from service.outbound import CircuitBreaker
 
 BUNDLE = b'{"resourceType": "Bundle", "type": "searchset", "entry": []}'
 
@@ -43,3 +45,42 @@ def test_a_dropped_connection_is_retried_once_for_a_get() -> None:
 
     assert result.resources == []
     assert seen == [0, 1]
+
+
+def test_read_references_reads_each_distinct_reference_once_and_checks_ids_before_any_url() -> None:
+    from tests.faults.hostile import HostileFhirServer
+
+    server = HostileFhirServer()
+    try:
+        fetcher = FhirFetcher(pooled_session(2), max_workers=2, timeout_seconds=2, deadline_seconds=3, max_pages=3)
+        client = fetcher.client(server.base("healthy"), "token")
+
+        results = fetcher.read_references(
+            client, ["Medication/m-1", "Medication/m-2", "Medication/m-1", "Medication/..", "Medication/a b"]
+        )
+    finally:
+        server.close()
+
+    assert results["Medication/m-1"] == {"resourceType": "Medication", "id": "m-1"}
+    assert results["Medication/m-2"] == {"resourceType": "Medication", "id": "m-2"}
+    assert isinstance(results["Medication/.."], FhirBadReference)
+    assert isinstance(results["Medication/a b"], FhirBadReference)
+    assert sorted(path for path, _ in server.record.requests) == ["/healthy/Medication/m-1", "/healthy/Medication/m-2"]
+    assert all(with_token for _, with_token in server.record.requests)
+
+
+def test_the_breaker_opens_after_failures_in_a_row_and_lets_one_trial_through_after_the_cooldown() -> None:
+    clock = [0.0]
+    breaker = CircuitBreaker(threshold=2, cooldown_seconds=10, monotonic=lambda: clock[0])
+    breaker.failed()
+    breaker.succeeded()
+    breaker.failed()
+    assert breaker.allow()  # one failure in a row so far
+    breaker.failed()
+    assert not breaker.allow()
+
+    clock[0] = 10.0
+    assert breaker.allow()  # the trial
+    assert not breaker.allow()  # the others still fail fast while it runs
+    breaker.succeeded()
+    assert breaker.allow()

@@ -80,3 +80,37 @@ def test_clients_file_in_yaml(tmp_path: object) -> None:
     path.write_text("client:\n  - issuer: https://ehr.example.org\n    jwks_url: https://ehr.example.org/jwks\n")
 
     assert list(load_clients(path)) == ["https://ehr.example.org"]
+
+
+@pytest.mark.parametrize(
+    ("url", "normal"),
+    [
+        ("HTTPS://EHR.example.org:443/fhir/../evil", "https://ehr.example.org/evil"),
+        ("https://ehr.example.org/fhir/%2E%2e/evil?page=2", "https://ehr.example.org/evil?page=2"),
+        ("http://127.0.0.1:8080/r4/./Patient/", "http://127.0.0.1:8080/r4/Patient/"),
+        ("https://ehr.example.org/fhir/a/..", "https://ehr.example.org/fhir/"),
+    ],
+)
+def test_urls_are_compared_in_normal_form(url: str, normal: str) -> None:
+    from service.settings import normalise_url
+
+    assert normalise_url(url) == normal
+
+
+@pytest.mark.parametrize(
+    ("url", "within"),
+    [
+        ("https://ehr.example.org/fhir/Observation?page=2", True),
+        ("https://ehr.example.org/fhir", True),
+        ("https://ehr.example.org/fhir/../evil", False),
+        ("https://ehr.example.org/fhir/%2e%2e/evil", False),
+        ("https://ehr.example.org/fhir%2f..%2fevil", False),
+        ("https://ehr.example.org/fhir-other/Observation", False),
+        ("https://user@ehr.example.org/fhir/Observation", False),
+        ("https://ehr.example.org.evil.example/fhir/Observation", False),
+    ],
+)
+def test_a_url_is_within_a_base_only_after_normalisation(url: str, within: bool) -> None:
+    from service.settings import is_within
+
+    assert is_within(url, "https://ehr.example.org/fhir") is within
