@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from service.crs.policy import Policy
@@ -81,6 +81,21 @@ def medication_key(reference: object) -> str | None:
     if len(parts) < 2 or parts[-2] != "Medication" or not parts[-1]:
         return None
     return f"Medication/{parts[-1]}"
+
+
+def missing_medication_references(resources: Iterable[FhirDict]) -> list[str]:
+    """``Medication/{id}`` of every ``medicationReference`` that neither a contained Medication nor a
+    Medication among ``resources`` (a search's ``_include``) answers: they are fetched from the FHIR server."""
+    chart = list(resources)
+    present = {f"Medication/{r['id']}" for r in chart if r.get("resourceType") == "Medication" and "id" in r}
+    wanted: dict[str, None] = {}
+    for resource in chart:
+        reference = resource.get("medicationReference")
+        target = reference.get("reference") if isinstance(reference, dict) else None
+        key = medication_key(target)
+        if key is not None and key not in present and _contained(resource, target) is None:
+            wanted[key] = None
+    return list(wanted)
 
 
 def _contained(resource: FhirDict, reference: object) -> FhirDict | None:

@@ -22,7 +22,7 @@ from service.hooks.auth import allowed_fhir_servers
 from service.hooks.calls import CallResult, answer_cards, note_database_failure
 from service.hooks.errors import BadRequest, PatientMismatch, ServiceNotFound, invalid
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
-from service.hooks.prefetch import ResolvedData, resolve
+from service.hooks.prefetch import ResolvedData, fetch_medications, resolve
 from service.logs import hook_instance_var
 from service.observability import AUDIT_FAILURES, record_assessment
 from service.runtime import Runtime, runtime
@@ -39,11 +39,14 @@ def invoke(service_id: str) -> Response:
     hook_request, context = parse_hook_request(service, read_json_object())
     hook_instance_var.set(hook_request.hookInstance[:64])
     state = runtime()
-    data = resolve(hook_request, service, state.fetcher, allowed_fhir_servers())
-    fetched = time.perf_counter()
+    deadline, allowed = state.fetcher.deadline(), allowed_fhir_servers()
+    data = resolve(hook_request, service, state.fetcher, allowed, deadline)
     drafts = drafts_to_check(context)
     refuse_other_patients(data, drafts, context.patientId)
-    timeline = state.translator.timeline(_chart_resources(data), drafts)
+    chart = _chart_resources(data)
+    medications = fetch_medications(hook_request, [*chart, *drafts], state.fetcher, allowed, deadline)
+    fetched = time.perf_counter()
+    timeline = state.translator.timeline(chart, drafts, medications)
     if data.incomplete_keys:  # paging stopped early: the card must say so, never grade silently on less data
         timeline = dataclasses.replace(timeline, translation_flags=timeline.translation_flags | {"data-incomplete"})
     now = state.clock()

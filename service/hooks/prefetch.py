@@ -8,6 +8,7 @@ data cannot be had makes the call fail with 412, naming the key.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,14 @@ from service.fhir.bundles import FhirResource, bundle_resources, is_operation_ou
 from service.fhir.client import Deadline, FhirClient, SearchResult
 from service.fhir.errors import FhirError
 from service.fhir.fetcher import FhirFetcher, Query, read_query, search_query
+from service.fhir.medications import missing_medication_references
 from service.hooks.errors import BadRequest, PreconditionFailed
 from service.hooks.models import HookRequest
 from service.observability import FHIR_ERRORS, FHIR_FETCH
 from service.settings import normalise_base_url
+
+log = logging.getLogger(__name__)
+MAX_MEDICATIONS = 50  # distinct Medications read per call: a chart names a few; more is a hostile payload
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,31 @@ def allowed_client(request: HookRequest, fetcher: FhirFetcher, allowed: tuple[st
     if request.fhirServer is None or normalise_base_url(request.fhirServer) not in allowed:
         raise BadRequest("fhirServer is not an allowed FHIR server for this service")
     return fetcher.client(request.fhirServer, request.access_token)
+
+
+def fetch_medications(
+    request: HookRequest,
+    resources: list[FhirResource],
+    fetcher: FhirFetcher,
+    allowed: tuple[str, ...],
+    deadline: Deadline | None = None,
+) -> dict[str, FhirResource]:
+    """R-UNIDENTIFIED: the Medications that ``medicationReference`` values point to and the data did not bring,
+    read from the request's FHIR server (one request per distinct Medication, in parallel, under the call's
+    deadline, token, size limit and allowlist). One that cannot be read stays unidentified and the card names
+    it: a missing Medication never fails the call."""
+    references = missing_medication_references(resources)
+    if not references or request.fhirServer is None:
+        return {}
+    if normalise_base_url(request.fhirServer) not in allowed:
+        log.warning("%d Medication(s) not fetched: fhirServer is not allowed", len(references))
+        return {}
+    client = fetcher.client(request.fhirServer, request.access_token)
+    with FHIR_FETCH.time():
+        results = fetcher.read_references(client, references[:MAX_MEDICATIONS], deadline)
+    return {
+        ref: found for ref, found in results.items() if isinstance(found, dict) and is_resource(found, "Medication")
+    }
 
 
 def _queries(plan: _Plan) -> dict[str, Query[SearchResult]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask
@@ -86,3 +87,21 @@ def test_item10_discovery_answers_with_a_trailing_slash(client: FlaskClient) -> 
 
     assert slashed.status_code == 200
     assert slashed.json == plain.json
+
+
+def test_item5_a_400_digit_quantity_is_an_implausible_value_never_a_500(app: Flask) -> None:
+    """R-PLAUSIBLE: JSON allows integers of any length; one too large for a float is named, not a crash."""
+    from tests.conftest import hook_body
+    from tests.fhir_builders import bp, car_t, prefetch, temp
+
+    marker = 424242.5
+    body = hook_body(prefetch=prefetch([temp(1, marker), bp(1, 120)], [car_t(hours_ago=96)]))
+    raw = json.dumps(body).replace(str(marker), "9" * 400)
+    client = app.test_client()
+
+    response = client.post("/cds-services/crs-patient-view", data=raw, content_type="application/json")
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    (card,) = response.json["cards"]
+    assert "implausible-value" in card["extension"]["crs-assessment"]["flags"]
+    assert "(too large to read)" in card["detail"]

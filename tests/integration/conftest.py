@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+
+from service.ehr_simulator import Signer
+from tests.jwt_support import ISSUER, KID_EC, EhrKeys
 
 
 def free_port() -> int:
@@ -148,3 +152,15 @@ def postgres_url() -> Iterator[str]:
     finally:
         run([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def signer(ehr_keys: EhrKeys, tmp_path_factory: pytest.TempPathFactory) -> Signer:
+    """Signs hook calls as the trusted test EHR (ES384), as an EHR's CDS client would."""
+    path = tmp_path_factory.mktemp("key") / "ehr.pem"
+    path.write_bytes(
+        ehr_keys.ec_private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return Signer.from_pem(path, ISSUER, KID_EC)

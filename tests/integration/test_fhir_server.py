@@ -40,17 +40,6 @@ def service_url(loaded: str, ehr_keys: EhrKeys, tmp_path_factory: pytest.TempPat
         yield base_url
 
 
-@pytest.fixture(scope="module")
-def signer(ehr_keys: EhrKeys, tmp_path_factory: pytest.TempPathFactory) -> Signer:
-    path = tmp_path_factory.mktemp("key") / "ehr.pem"
-    path.write_bytes(
-        ehr_keys.ec_private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return Signer.from_pem(path, ISSUER, KID_EC)
-
-
 def drafts_of(row: dict[str, Any]) -> list[dict[str, Any]]:
     if not row["drafts"]:
         return []
