@@ -12,6 +12,7 @@ from service.cards.render import CardRenderer
 from service.cards.validate import validate_catalog
 from service.catalog import load_services
 from service.catalog.cards import load_card_catalog
+from service.config_check import configuration_warnings
 from service.fhir.fetcher import FhirFetcher, pooled_session
 from service.fhir.translate import Translator
 from service.hooks import auth, calls, discovery, feedback, invoke
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
         log.warning(
             "CRS_CDS_AUTH=off: EHR authentication is DISABLED. Local development only; never expose this service."
         )
+    for warning in configuration_warnings(settings):
+        log.warning("configuration: %s", warning)
     return app
 
 

@@ -31,7 +31,7 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         problems = "; ".join(
-            f"CRS_CDS_{str(item['loc'][0]).upper()}: {item['msg']}"
+            f"CRS_CDS_{str(item['loc'][0]).upper()}: {item['msg'].removeprefix('Value error, ')}"
             for item in error.errors(include_url=False, include_input=False)
         )
         raise ConfigProblem(f"invalid settings: {problems}") from error
@@ -62,11 +62,14 @@ def main() -> None:
 @main.command("check-config")
 def check_config() -> None:
     """Validate the settings, the card catalog and the policy; exit 2 with the problem if any."""
+    from service.config_check import configuration_warnings
     from service.rollout.commands import silent_mode_line
 
     settings = checked_runtime_settings()
     silent = silent_mode_line(settings)
     click.echo(f"configuration OK (catalog: {settings.catalog_dir}; policy: {settings.policy})\n{silent}")
+    for warning in configuration_warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.command()

@@ -77,6 +77,8 @@ def call_service(call: HookCall, session: requests.Session | None = None) -> dic
     if service is None:
         raise SimulatorError(f"discovery at {base}/cds-services lists no {call.hook} service")
     body = hook_request(call)
+    if call.fhir_server:
+        _check_patient_exists(http, call)
     if call.prefetch and call.fhir_server:
         body["prefetch"] = resolve_prefetch(http, service.get("prefetch", {}), body["context"], call)
     url = f"{base}/cds-services/{service['id']}"
@@ -144,6 +146,13 @@ def _fetch_all(http: requests.Session, url: str, call: HookCall) -> dict[str, An
         resources += bundle_resources(page)
         pages += 1
     return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+
+
+def _check_patient_exists(http: requests.Session, call: HookCall) -> None:
+    """A misspelt patient id must read as such, not as a patient without cards (out of scope)."""
+    url = f"{call.fhir_server.rstrip('/')}/Patient/{call.patient_id}"  # type: ignore[union-attr]
+    if _fetch_all(http, url, call) is None:
+        raise SimulatorError(f"no Patient/{call.patient_id} on the FHIR server {call.fhir_server}: check the id")
 
 
 def _get_json(http: requests.Session, url: str, call: HookCall, *, signed: bool) -> dict[str, Any]:

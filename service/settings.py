@@ -6,105 +6,22 @@ configuration reference; a bad value fails at start-up with the variable's name.
 
 from __future__ import annotations
 
-import ipaddress
-import re
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.rollout.silent import parse_silent
+from service.urls import check_fhir_base_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_CATALOG_DIR = PROJECT_ROOT / "cards"
+CATALOG_PLACES = (PROJECT_ROOT / "cards", Path(sys.prefix) / "share" / "crs-cds" / "cards")
+# A checkout's cards/, else the copy an installed wheel carries (pyproject.toml data-files).
+BUNDLED_CATALOG_DIR = next((folder for folder in CATALOG_PLACES if folder.is_dir()), CATALOG_PLACES[0])
 BUNDLED_POLICY = Path(__file__).resolve().parent / "data" / "policy.toml"
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback IP literals (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-DEFAULT_PORTS = {"https": 443, "http": 80}
-ENCODED_DOT = re.compile("%2e", re.IGNORECASE)
-ENCODED_SEPARATOR = re.compile(r"%2f|%5c|\\", re.IGNORECASE)
-
-
-def normalise_url(url: str) -> str:
-    """An absolute URL in the form that is compared and then requested (RFC 3986 section 6.2.2).
-
-    Lower-case scheme and host, no default port, percent-encoded dots decoded and dot segments removed, so
-    ``/fhir/../evil`` and ``/fhir/%2e%2e/evil`` are seen as the ``/evil`` they are. Query kept as sent.
-    """
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-        host = host + ":invalid-port"  # never equal to an allowed server
-    if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
-        host = f"{host}:{port}"
-    userinfo = parts.netloc.rpartition("@")[0]
-    netloc = f"{userinfo}@{host}" if userinfo else host
-    path = _remove_dot_segments(ENCODED_DOT.sub(".", parts.path))
-    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
-
-
-def _remove_dot_segments(path: str) -> str:
-    output: list[str] = []
-    for segment in path.split("/"):
-        if segment == "..":
-            if len(output) > 1:
-                output.pop()
-        elif segment != ".":
-            output.append(segment)
-    trailing = path.endswith(("/.", "/.."))
-    return "/".join(output) + ("/" if trailing else "")
-
-
-def normalise_base_url(url: str) -> str:
-    """A FHIR base URL compared without a trailing slash, in the normal form of ``normalise_url``."""
-    parts = urlsplit(normalise_url(url))
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def is_within(url: str, base_url: str) -> bool:
-    """True if ``url``, once normalised, is ``base_url`` or below it (never a sibling such as ``/fhir-other``)."""
-    if ENCODED_SEPARATOR.search(url):
-        return False  # a server may decode %2F or a backslash into a separator after our check
-    parts = urlsplit(normalise_url(url))
-    if parts.username is not None or parts.password is not None:
-        return False
-    bare = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-    return bare == base_url or bare.startswith(base_url + "/")
-
-
-def is_loopback_url(url: str) -> bool:
-    """True for an http(s) URL whose parsed host is loopback (never decided on string prefixes)."""
-    parts = urlsplit(url.strip())
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and is_loopback_host(parts.hostname or "")
-
-
-def check_fhir_base_url(url: str) -> str:
-    """Return the normalised URL, or raise ValueError: https always, http only on loopback."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an absolute http(s) URL")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(f"{url!r} must be a plain base URL without credentials, query or fragment")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ValueError(f"{url!r} uses http; only loopback FHIR servers may use http")
-    return normalise_base_url(url)
 
 
 class Settings(BaseSettings):
@@ -192,9 +109,44 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an absolute base URL")
         return value.rstrip("/")
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return check_database_url(value)
+
     @field_validator("catalog_dir")
     @classmethod
     def _catalog_exists(cls, value: Path) -> Path:
         if not value.is_dir():
             raise ValueError(f"{value} is not a directory")
         return value
+
+
+SUPPORTED_DATABASES = {"sqlite": "sqlite", "sqlite+pysqlite": "sqlite", "postgresql": "postgresql"}
+
+
+def check_database_url(value: str) -> str:
+    """A SQLAlchemy URL of SQLite or PostgreSQL (psycopg 3), or a ValueError that says how to write it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError("not a database URL; e.g. sqlite:///var/crs-cds.sqlite3 or postgresql+psycopg://...") from None
+    if url.drivername in ("postgres", "postgresql+psycopg2", "postgresql+asyncpg", "postgresql+pg8000"):
+        raise ValueError(f"{url.drivername}:// is not supported: write postgresql+psycopg://user:password@host/db")
+    if url.drivername != "postgresql+psycopg" and url.drivername not in SUPPORTED_DATABASES:
+        raise ValueError(f"{url.drivername}:// is not supported: use SQLite (sqlite:///...) or PostgreSQL")
+    return value
+
+
+def ignored_settings(settings: Settings) -> list[str]:
+    """Settings that are set but have no effect in this configuration, each with why."""
+    ignored = []
+    if settings.auth == "on" and settings.fhir_allowlist:
+        ignored.append(
+            "CRS_CDS_FHIR_ALLOWLIST is ignored with CRS_CDS_AUTH=on: each trusted issuer's fhir_servers in "
+            "CRS_CDS_CLIENTS say which FHIR servers may be called"
+        )
+    return ignored

@@ -155,3 +155,14 @@ def call_hook(client: FlaskClient) -> Callable[..., Any]:
         return response
 
     return call
+
+
+SERVED_MODULES = frozenset({"test_http_limits.py"})  # start `crs-cds serve` (gunicorn) themselves
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The integration tier: every test under tests/integration/ (a real FHIR server on Node, PostgreSQL,
+    chromium) and the tests that start the production server. ``make test-fast`` leaves them out."""
+    for item in items:
+        if "integration" in item.path.parts or item.path.name in SERVED_MODULES:
+            item.add_marker(pytest.mark.integration)

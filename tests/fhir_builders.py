@@ -240,6 +240,14 @@ def patient(birth_date: str | None = "1970-01-01") -> Resource:
     return resource
 
 
+def grade3_observations() -> list[Resource]:
+    """Weight, fever, a low systolic pressure and a non-rebreather an hour ago: grade 3 with a CAR T infusion."""
+    return [weight(70), temp(1, 38.9), bp(1, 84), spo2(1, 92), device(1, "non-rebreather")]
+
+
+GRADE3_OBSERVATIONS = grade3_observations()
+
+
 def searchset(*resources: Resource) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
 

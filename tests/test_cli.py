@@ -41,6 +41,36 @@ def test_check_config_names_a_bad_setting(runner: CliRunner, monkeypatch: pytest
     assert "CRS_CDS_FHIR_DEADLINE_SECONDS" in result.output
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgres://crs:secret@db/crs", "postgres:// is not supported: write postgresql+psycopg://"),
+        ("mysql://crs@db/crs", "mysql:// is not supported: use SQLite (sqlite:///...) or PostgreSQL"),
+        ("not a url", "not a database URL"),
+    ],
+)
+def test_check_config_explains_an_unsupported_database_url(runner: CliRunner, url: str, says: str) -> None:
+    result = runner.invoke(main, ["check-config"], env={"CRS_CDS_AUTH": "off", "CRS_CDS_DATABASE_URL": url})
+
+    assert result.exit_code == 2
+    assert f"CRS_CDS_DATABASE_URL: {says}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_config_warns_of_settings_that_do_nothing(runner: CliRunner) -> None:
+    env = {
+        "CRS_CDS_PUBLIC_BASE_URL": "https://crs-cds.hospital.example.org",
+        "CRS_CDS_POLICYY": "/etc/crs/policy.toml",
+        "CRS_CDS_FHIR_ALLOWLIST": "https://fhir.example.org/r4",
+    }
+
+    result = runner.invoke(main, ["check-config"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert "warning: CRS_CDS_POLICYY is not a crs-cds setting and is ignored (misspelt?)" in result.output
+    assert "warning: CRS_CDS_FHIR_ALLOWLIST is ignored with CRS_CDS_AUTH=on" in result.output
+
+
 def test_check_config_names_a_bad_catalog_file(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -37,7 +37,7 @@ from service.fhir.errors import (
     FhirUnavailable,
 )
 from service.outbound import CircuitBreaker, DeadlineExceeded, ResponseTooLarge, read_body
-from service.settings import is_within, normalise_base_url, normalise_url
+from service.urls import is_within, normalise_base_url, normalise_url
 
 FHIR_JSON = "application/fhir+json"
 REFERENCE = re.compile(r"[A-Z][A-Za-z]{0,63}/[A-Za-z0-9\-.]{1,64}")

@@ -23,7 +23,7 @@ from service.fhir.medications import missing_medication_references
 from service.hooks.errors import BadRequest, PreconditionFailed
 from service.hooks.models import HookRequest
 from service.observability import FHIR_ERRORS, FHIR_FETCH
-from service.settings import normalise_base_url
+from service.urls import normalise_base_url
 
 log = logging.getLogger(__name__)
 MAX_MEDICATIONS = 50  # distinct Medications read per call: a chart names a few; more is a hostile payload

@@ -16,7 +16,8 @@ import jwt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from service.settings import Settings, check_fhir_base_url, is_loopback_url
+from service.settings import Settings
+from service.urls import check_fhir_base_url, is_loopback_url
 
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 DEFAULT_ALGORITHMS = ("ES384", "RS384")

@@ -11,8 +11,8 @@ import requests
 
 from service.fhir.client import Deadline
 from service.fhir.errors import FhirUnavailable
-from service.settings import is_loopback_host
 from service.smart.errors import UpstreamUnavailable
+from service.urls import is_loopback_host
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from service.fhir.fetcher import pooled_session
 from service.runtime import EXTENSION_KEY as RUNTIME_KEY
 from service.runtime import Runtime, runtime
-from service.settings import normalise_base_url
 from service.smart.errors import LaunchRefused, NotAuthorised, NotConfigured, SmartError
 from service.smart.http import Limits
 from service.smart.oauth import Client, authorize_url, discover, exchange, new_state, new_verifier
 from service.smart.sessions import Active, Pending, SessionStore
 from service.smart.settings import SmartSettings
 from service.timeline.config import smart_settings
+from service.urls import normalise_base_url
 
 bp = Blueprint("smart", __name__)
 EXTENSION_KEY = "crs_cds_smart"

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service.settings import check_fhir_base_url
+from service.urls import check_fhir_base_url
 
 SCOPES = (
     "launch patient/Observation.rs patient/MedicationAdministration.rs patient/MedicationRequest.rs "

@@ -7,12 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import hook_body
-from tests.fhir_builders import bp, car_t, device, given, order, prefetch, spo2, temp, weight
+from tests.fhir_builders import GRADE3_OBSERVATIONS, car_t, given, order, prefetch
 
 Resource = dict[str, Any]
-
-
-GRADE3_OBSERVATIONS = [weight(70), temp(1, 38.9), bp(1, 84), spo2(1, 92), device(1, "non-rebreather")]
 
 
 def test_patient_view_grade_3_card_carries_the_assessment(call_hook: Callable[..., Any]) -> None:

@@ -10,9 +10,8 @@ import pytest
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from tests.api.test_assessment_cards import GRADE3_OBSERVATIONS, prefetch
 from tests.conftest import hook_body
-from tests.fhir_builders import car_t
+from tests.fhir_builders import GRADE3_OBSERVATIONS, car_t, prefetch
 
 
 def test_hook_call_writes_one_audit_row_with_its_cards(call_hook: Callable[..., Any], app: Flask) -> None:

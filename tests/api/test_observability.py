@@ -11,9 +11,8 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.logs import JsonFormatter, hook_instance_var, request_id_var
-from tests.api.test_assessment_cards import GRADE3_OBSERVATIONS, prefetch
 from tests.conftest import PATIENT_ID, hook_body
-from tests.fhir_builders import car_t
+from tests.fhir_builders import GRADE3_OBSERVATIONS, car_t, prefetch
 
 
 def samples(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

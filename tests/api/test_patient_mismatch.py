@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import hook_body
-from tests.fhir_builders import bp, car_t, device, prefetch, spo2, temp, weight
+from tests.fhir_builders import GRADE3_OBSERVATIONS, car_t, prefetch, temp
 
 Resource = dict[str, Any]
-GRADE3_OBSERVATIONS = [weight(70), temp(1, 38.9), bp(1, 84), spo2(1, 92), device(1, "non-rebreather")]
 
 
 def foreign(resource: Resource, reference: str) -> Resource:

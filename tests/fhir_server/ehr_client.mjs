@@ -5,7 +5,15 @@
 //   node ehr_client.mjs --service URL --fhir URL --token T --patient ID --hook patient-view \
 //     --discovery-jwt J1 --call-jwt J2
 import { parseArgs } from 'node:util';
-import { MedplumClient, buildCdsRequest } from '@medplum/core';
+
+// @medplum/core refers to the global WebSocket when it loads (Node 20: only behind --experimental-websocket).
+// This client never opens one; a stand-in lets `node ehr_client.mjs` run as written on Node 20.
+globalThis.WebSocket ??= class WebSocketUnavailable {
+  constructor() {
+    throw new Error('WebSocket is not available in this test EHR client');
+  }
+};
+const { MedplumClient, buildCdsRequest } = await import('@medplum/core');
 
 const { values } = parseArgs({
   options: {

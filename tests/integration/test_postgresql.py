@@ -17,12 +17,11 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
 from service.storage.call_records import CallRecords
-from service.storage.db import can_write, create_database_engine, current_revision, migrate
+from service.storage.db import can_write, create_database_engine, current_revision, head_revision, migrate
 from service.storage.repository import CardRecord, HookCall, Repository
 from tests.conftest import hook_body
 from tests.integration.conftest import crs_cds_service
 from tests.jwt_support import EhrKeys
-from tests.unit.test_storage import head_revision
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

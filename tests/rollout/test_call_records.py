@@ -21,9 +21,8 @@ from service.catalog.override_reasons import HL7_SYSTEM
 from service.cli import main
 from service.storage.call_records import CallRecords
 from service.storage.models import CallRecord
-from tests.api.test_assessment_cards import GRADE3_OBSERVATIONS, prefetch
 from tests.conftest import FHIR_BASE, hook_body
-from tests.fhir_builders import NOW, car_t
+from tests.fhir_builders import GRADE3_OBSERVATIONS, NOW, car_t, prefetch
 from tests.rollout.conftest import AppFactory
 
 PERIOD = ["--from", NOW.date().isoformat(), "--to", NOW.date().isoformat()]

@@ -14,9 +14,8 @@ from service.cli import main
 from service.settings import BUNDLED_POLICY
 from service.storage.call_records import CallRecords
 from service.storage.models import CallRecord
-from tests.api.test_assessment_cards import prefetch
 from tests.conftest import hook_body
-from tests.fhir_builders import NOW, RXNORM, at, bp, car_t, device, qty, spo2, weight
+from tests.fhir_builders import NOW, RXNORM, at, bp, car_t, device, prefetch, qty, spo2, weight
 from tests.rollout.conftest import AppFactory
 
 PERIOD = ["--from", NOW.date().isoformat(), "--to", NOW.date().isoformat()]

@@ -13,7 +13,7 @@ from flask import Flask
 from service.fhir.bundles import bundle_resources
 from tests.smart.conformance_double import SmartConformanceDouble
 from tests.smart.conftest import APP_BASE, Clock
-from tests.smart.test_launch import authorise, launch
+from tests.smart.launch_support import authorise, launch
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fhir_fixtures"
 ANCHOR = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

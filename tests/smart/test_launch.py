@@ -4,33 +4,16 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from flask import Flask
-from flask.testing import FlaskClient
 
 from service.smart.oauth import challenge_of
 from service.smart.sessions import SmartSession
 from service.smart.settings import SCOPES
 from tests.smart.conformance_double import SmartConformanceDouble
 from tests.smart.conftest import APP_BASE, CLIENT_ID, Clock
-
-
-def launch(client: FlaskClient, double: SmartConformanceDouble, patient: str = "pat-1") -> dict[str, str]:
-    response = client.get("/smart/launch", query_string={"iss": double.iss, "launch": double.new_launch(patient)})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return {key: values[0] for key, values in parse_qs(urlsplit(response.headers["Location"]).query).items()}
-
-
-def authorise(query: dict[str, str], double: SmartConformanceDouble) -> dict[str, str]:
-    """The browser at the EHR's authorisation endpoint: where it is sent back to."""
-    answer = requests.get(f"{double.state.base}/auth/authorize", params=query, allow_redirects=False, timeout=5)
-    assert answer.status_code == 302
-    location = urlsplit(answer.headers["Location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{APP_BASE}/smart/callback"
-    return {key: values[0] for key, values in parse_qs(location.query).items()}
+from tests.smart.launch_support import authorise, launch
 
 
 def test_launch_sends_the_browser_to_the_ehr_with_pkce_state_aud_and_the_scopes(

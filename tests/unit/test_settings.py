@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.settings import Settings, normalise_base_url
+from service.settings import Settings
+from service.urls import normalise_base_url
 
 
 def test_defaults_run_without_any_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +93,7 @@ def test_clients_file_in_yaml(tmp_path: object) -> None:
     ],
 )
 def test_urls_are_compared_in_normal_form(url: str, normal: str) -> None:
-    from service.settings import normalise_url
+    from service.urls import normalise_url
 
     assert normalise_url(url) == normal
 
@@ -111,6 +112,6 @@ def test_urls_are_compared_in_normal_form(url: str, normal: str) -> None:
     ],
 )
 def test_a_url_is_within_a_base_only_after_normalisation(url: str, within: bool) -> None:
-    from service.settings import is_within
+    from service.urls import is_within
 
     assert is_within(url, "https://ehr.example.org/fhir") is within

@@ -5,20 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from service.cli import main
-from service.storage.db import alembic_config, create_database_engine, current_revision, migrate
+from service.storage.db import create_database_engine, current_revision, head_revision, migrate
 from service.storage.repository import CardRecord, HookCall, Repository
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-
-
-def head_revision() -> str | None:
-    """The newest revision of the migration scripts (one head: parallel branches are chained at merge)."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def test_migrations_create_the_tables_and_are_idempotent(tmp_path: Path) -> None:
