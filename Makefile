@@ -1,11 +1,12 @@
 # Quick start: `make run` (set up and start the service), `make test` (lint, type-check, test).
+# `make golden` rewrites the golden request/response pairs and their README table (tests/golden/); review the diff.
 PYTHON ?= python3
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8080
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test install lint
+.PHONY: run test install lint golden
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +31,7 @@ tests/fhir_server/node_modules: tests/fhir_server/package-lock.json
 
 test: lint tests/fhir_server/node_modules
 	$(VENV)/bin/pytest
+
+golden: $(STAMP)
+	rm -f tests/golden/*.json
+	CRS_CDS_UPDATE_GOLDEN=1 $(VENV)/bin/pytest tests/api/test_golden_cards.py -q -p no:cacheprovider
