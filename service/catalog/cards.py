@@ -23,6 +23,7 @@ from service.crs.assessment import Indicator
 
 CARD_KINDS = ("crs-assessment", "hlh-suspicion", "icans", "order-check")
 REQUIRED_ORDER_DRUGS = ("tocilizumab", "dexamethasone", "methylprednisolone")
+BUNDLED_TEXTS = Path(__file__).resolve().parents[2] / "cards" / "texts.toml"
 TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
 
 
@@ -183,6 +184,8 @@ def load_card_catalog(catalog_dir: Path) -> CardCatalog:
         for name, entry in cards.kinds.items()
     }
     texts_path = catalog_dir / "texts.toml"
+    if not texts_path.exists():  # a site's folder may hold only its overrides (cards.toml [texts])
+        texts_path = BUNDLED_TEXTS
     try:
         defaults = TextsFile.model_validate(_read_toml(texts_path))
     except ValidationError as error:

@@ -10,6 +10,7 @@ from service.crs.evidence import Evidence
 from service.crs.findings import Findings, Situation
 from service.crs.grading import Context, GradeResult, grade_at
 from service.crs.history import (
+    ORGAN_LABS,
     car_t_infusions,
     hlh_criteria,
     hlh_first_met,
@@ -137,7 +138,7 @@ def _situation(ctx: Context, current: GradeResult, now: datetime, findings: Find
                 {
                     "ferritin": ferritin.value,
                     "above": ctx.policy.hlh.ferritin_above_ng_ml,
-                    "organs": tuple(o.kind for o in organs),
+                    "organs": tuple(ORGAN_LABS[o.kind][0] for o in organs),
                 },
             )
         )
