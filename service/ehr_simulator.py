@@ -190,8 +190,8 @@ def _print_card(console: Console, card: dict[str, Any]) -> None:
     for suggestion in card.get("suggestions", []):
         action = suggestion["actions"][0]
         recommended = " (recommended)" if suggestion.get("isRecommended") else ""
-        line = Text(f"-> {suggestion['label']}{recommended}: {action.get('description', '')}")
-        console.print(Padding(line, (0, 0, 0, 2)))
+        offer = Text(f"-> {suggestion['label']}{recommended}: {action.get('description', '')}")
+        console.print(Padding(offer, (0, 0, 0, 2)))
     console.print()
     console.print(Padding(Markdown(str(card.get("detail", ""))), (0, 0, 0, 2)))
     source = card.get("source", {})
