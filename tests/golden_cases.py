@@ -87,7 +87,7 @@ CASES = [
         "Grade 2 with three administrations of an unlisted code: tocilizumab suggested but not pre-selected, each record named (R-UNIDENTIFIED)",
         "patient-view",
         after("tisagenlecleucel", 70, *vitals(systolic=85), *(unlisted_code(h) for h in (20, 12, 3))),
-        [("CRS grade 2: tocilizumab 560 mg IV", "warning", ["Order tocilizumab 560 mg IV"])],
+        [("CRS grade 2: consider tocilizumab 560 mg IV", "warning", ["Order tocilizumab 560 mg IV"])],
     ),
     Case(
         "icans-alone",

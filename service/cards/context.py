@@ -59,7 +59,7 @@ def assessment_context(assessment: Assessment, wording: Wording) -> dict[str, An
     icans_card = icans_card_applies(assessment)
     orders = crs_orders(assessment)
     withheld = [w for w in assessment.withheld if not (icans_card and w.rule == "M-ICANS")]
-    flag_texts = {note.key: wording.note(note) for note in assessment.flag_notes}
+    flag_texts = {note.key: wording.note(_no_grade(note, assessment)) for note in assessment.flag_notes}
     return {
         "grade": assessment.grade,
         "managed_grade": assessment.managed_grade,
@@ -69,7 +69,10 @@ def assessment_context(assessment: Assessment, wording: Wording) -> dict[str, An
         "product": assessment.car_t_product or "",
         "infused": wording.moment(assessment.t0),
         "managed_reasons": _managed_reasons(assessment, wording),
-        "orders": [{"short": order_short(order, wording), "drug": order.drug} for order in orders],
+        "orders": [
+            {"short": order_short(order, wording), "drug": order.drug, "recommended": order.is_recommended}
+            for order in orders
+        ],
         "withheld": [{"drug": w.drug, "next_allowed": wording.moment(w.next_allowed_at)} for w in withheld],
         "continuing": _continuing(assessment),
         "icu": (assessment.managed_grade or 0) >= 3,
@@ -89,6 +92,13 @@ def assessment_context(assessment: Assessment, wording: Wording) -> dict[str, An
         "policy_version": assessment.policy_version,
         "bedside": wording.text("bedside"),
     }
+
+
+def _no_grade(note: Note, assessment: Assessment) -> Note:
+    """With no grade at all, partial data is not a lower bound: the data problem is worded as such."""
+    if note.key == "flag.partial-data" and assessment.grade is None:
+        return note.model_copy(update={"key": "flag.partial-data.no-grade"})
+    return note
 
 
 def _evidence(item: Any, wording: Wording) -> str:
@@ -123,11 +133,21 @@ def _do_now(
     ]
     urgent = [wording.note(n) for n in shown if n.key in URGENT_STEPS]
     others = [wording.note(n) for n in shown if n.key not in URGENT_STEPS]
-    drugs = list(dict.fromkeys(order.drug for order in orders))
-    order_line = [wording.text("do-now.orders", drugs=tuple(drugs))] if drugs else []
-    texts = [*urgent, *order_line, *(withheld_text(w, wording) for w in withheld), *others]
+    texts = [*urgent, *_order_lines(orders, wording), *(withheld_text(w, wording) for w in withheld), *others]
     lead = any(n.rule in LEAD_RULES for n in assessment.next_steps) or "support-without-fever" in assessment.flags
+    if assessment.grade is None:
+        return [wording.text("do-now.no-grade"), *texts]
     return texts or ([] if lead else [wording.text("do-now.keep-monitoring")])
+
+
+def _order_lines(orders: list[RecommendedOrder], wording: Wording) -> list[str]:
+    """The suggestions named by drug: pre-selected ones to order now, the others to consider."""
+    lines = []
+    for key, recommended in (("do-now.orders", True), ("do-now.consider", False)):
+        drugs = tuple(dict.fromkeys(order.drug for order in orders if order.is_recommended is recommended))
+        if drugs:
+            lines.append(wording.text(key, drugs=drugs))
+    return lines
 
 
 def _continuing(assessment: Assessment) -> list[str]:
@@ -156,11 +176,19 @@ def icans_context(assessment: Assessment, wording: Wording) -> dict[str, Any]:
     steroid = next((order for order in assessment.recommended if is_icans_order(order)), None)
     veto = next((w for w in assessment.withheld if w.rule == "M-ICANS"), None)
     steps = [wording.note(n) for n in assessment.next_steps if n.rule == "M-ICANS"]
+    # M-ICANS: grade 1 CRS below managed grade 3 says "steroids, NOT tocilizumab" even where none was planned
+    vetoed = assessment.grade == 1 and (assessment.managed_grade or 0) < 3
+    reason = [wording.text("M-ICANS.veto")]
+    veto_text = (
+        withheld_text(veto, wording)
+        if veto
+        else (wording.text("withheld", reason, drug="tocilizumab") if vetoed else "")
+    )
     return {
         "icans_grade": assessment.icans_grade,
         "crs_grade": assessment.grade,
         "steroid": order_short(steroid, wording) if steroid else "",
-        "tocilizumab_withheld": withheld_text(veto, wording) if veto else "",
+        "tocilizumab_withheld": veto_text,
         "steps": steps,
         "why": wording.text("icans.why"),
         "as_of": wording.moment(assessment.as_of),
