@@ -113,7 +113,8 @@ def _longest_orders(policy: Policy) -> tuple[RecommendedOrder, ...]:
         dose_mg=dose + 0.5,
         interval_hours=interval + 0.5,
         interval_max_hours=interval + 0.5,
-        key="order.M-G4",
+        key="order.M-G4.escalation",
+        is_recommended=False,
     )
     return toci, steroid
 

@@ -1,4 +1,4 @@
-"""The one renderer of wording: a note's key is looked up in the catalog's texts and rendered with its values.
+"""M-CARD-LAYOUT: the one renderer of wording: a note's key is looked up in the catalog's texts and rendered with its values.
 
 Numbers are written without float noise; times in the site's time zone with the zone named, and relative to
 the assessment where it helps ("18:00 CET (in 6 h)"). A parameter a note does not carry renders empty.

@@ -1,4 +1,4 @@
-"""Every wording key the engine emits, with the parameters its text may receive, and the flags' wording.
+"""M-CARD-LAYOUT: every wording key the engine emits, with the parameters its text may receive, and the flags' wording.
 
 The engine writes no prose: it emits a rule, a key and parameters (numbers and times as values, numbers from
 the policy in force). The card catalog holds the text of every key (cards/texts.toml, overridable per site in
