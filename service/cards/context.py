@@ -11,7 +11,7 @@ from typing import Any
 
 from service.cards.wording import Wording
 from service.crs.assessment import Assessment, Note, RecommendedOrder, WithheldOrder
-from service.crs.order_check import OrderCheck
+from service.crs.order_check import CorrectedDose, OrderCheck
 
 LEAD_RULES = ("C3-FEVER-UNKNOWN", "M-ICANS-ALONE")
 LEAD_FLAGS = ("flag.support-without-fever",)
@@ -39,13 +39,18 @@ def crs_orders(assessment: Assessment) -> list[RecommendedOrder]:
 
 def order_short(order: RecommendedOrder, wording: Wording) -> str:
     """ "tocilizumab 560 mg IV", "dexamethasone 10 mg IV q6h": the summary's and the suggestion label's form."""
+    return dose_words(wording, "order.short", order, order.interval_max_hours)
+
+
+def dose_words(wording: Wording, key: str, dose: RecommendedOrder | CorrectedDose, interval_max: float | None) -> str:
+    """A drug and its dose in words (``order.short`` for a suggestion, ``corrected`` for an order check)."""
     return wording.text(
-        "order.short",
-        drug=order.drug,
-        dose_mg=order.dose_mg,
-        dose_mg_per_kg=order.dose_mg_per_kg,
-        interval=order.interval_hours,
-        interval_max=order.interval_max_hours,
+        key,
+        drug=dose.drug,
+        dose_mg=dose.dose_mg,
+        dose_mg_per_kg=dose.dose_mg_per_kg,
+        interval=dose.interval_hours,
+        interval_max=interval_max,
     )
 
 

@@ -17,6 +17,7 @@ from service.cards import medication_request
 from service.cards.context import (
     assessment_context,
     crs_orders,
+    dose_words,
     hlh_context,
     icans_card_applies,
     icans_context,
@@ -177,16 +178,7 @@ class CardRenderer:
 
 def corrected_text(check: OrderCheck, wording: Wording) -> str:
     """The protocol dose an ``update`` writes into a draft, in words ("dexamethasone 10 mg IV every 6 h")."""
-    corrected = check.corrected
-    if corrected is None:
-        return ""
-    return wording.text(
-        "corrected",
-        drug=corrected.drug,
-        dose_mg=corrected.dose_mg,
-        dose_mg_per_kg=corrected.dose_mg_per_kg,
-        interval=corrected.interval_hours,
-    )
+    return dose_words(wording, "corrected", check.corrected, None) if check.corrected else ""
 
 
 def _at_least(indicator: Indicator, floor: Indicator) -> Indicator:

@@ -1,4 +1,5 @@
-"""M-CARD-LAYOUT: the one renderer of wording: a note's key is looked up in the catalog's texts and rendered with its values.
+"""M-CARD-LAYOUT: the one renderer of wording. A note's key is looked up in the catalog's texts and rendered with
+its values.
 
 Numbers are written without float noise; times in the site's time zone with the zone named, and relative to
 the assessment where it helps ("18:00 CET (in 6 h)"). A parameter a note does not carry renders empty.
@@ -32,7 +33,7 @@ LAYOUT_PARAMS: dict[str, tuple[str, ...]] = {
     "withheld": ("drug", "next_allowed"),
     "order.short": ("drug", "dose_mg", "dose_mg_per_kg", "interval", "interval_max"),
     "order.reason": (),
-    "corrected": ("drug", "dose_mg", "dose_mg_per_kg", "interval"),
+    "corrected": ("drug", "dose_mg", "dose_mg_per_kg", "interval", "interval_max"),
     "suggestion.update": ("corrected",),
     "suggestion.update.description": ("corrected",),
     "suggestion.delete": (),

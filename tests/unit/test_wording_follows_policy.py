@@ -36,6 +36,7 @@ from tests.fhir_builders import (
     temp,
     weight,
 )
+from tests.golden_cases import vitals
 from tests.wording_support import CATALOG
 
 Resource = dict[str, Any]
@@ -48,10 +49,6 @@ def adult(
     base = [patient(birth), car_t(hours_ago=96), *baseline_panel(24, 96)]
     base += [lab("crp", 40), lab("ferritin", 900), lab("anc", 1.2)] if labs else []
     return [*base, *([weight(kg)] if kg else []), *items]
-
-
-def vitals(temp_c: float = 38.6, systolic: float = 120, o2: str = "room air") -> list[Resource]:
-    return [temp(1, temp_c), bp(1, systolic), spo2(1, 95), device(1, o2)]
 
 
 GRADE_2 = adult(*vitals(systolic=85))
