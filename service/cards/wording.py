@@ -2,7 +2,7 @@
 its values.
 
 Numbers are written without float noise; times in the site's time zone with the zone named, and relative to
-the assessment where it helps ("18:00 CET (in 6 h)"). A parameter a note does not carry renders empty.
+the assessment where it helps ("18:00 CET, in 6 h"). A parameter a note does not carry renders empty.
 """
 
 from __future__ import annotations
