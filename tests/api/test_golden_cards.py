@@ -1,9 +1,9 @@
 """Golden cases: each row is a chart, a hook and what the clinician sees (cards, indicators, suggestions).
 
 The row states the expectation in clinical terms; the whole response is also compared, as parsed JSON with
-uuids and resource ids normalised, with ``tests/golden/<case>.response.json`` (the request it answers is
-``<case>.request.json``; ``tests/golden/README.md`` tables them). A changed expected card is a clinical change:
-regenerate with ``make golden`` and review the diff.
+card uuids normalised and the builders' resource ids numbered per case, with ``tests/golden/<case>.response.json``
+(the request it answers is ``<case>.request.json``; ``tests/golden/README.md`` tables them). A changed expected
+card is a clinical change: regenerate with ``make golden`` and review the diff.
 """
 
 from __future__ import annotations
@@ -25,9 +25,17 @@ BUILDER_ID = re.compile(r"\b(obs|ma|mr)-\d+\b")
 UPDATE = os.environ.get("CRS_CDS_UPDATE_GOLDEN") == "1"
 
 
-def normalised(body: dict[str, Any]) -> Any:
-    text = UUID.sub("<uuid>", json.dumps(body, sort_keys=True))
-    return json.loads(BUILDER_ID.sub(lambda m: f"{m.group(1)}-<id>", text))
+def builder_ids(request: dict[str, Any]) -> dict[str, str]:
+    """The test builders' ids (a global counter) renumbered by first appearance, so that the request file is
+    the same whatever ran before and can be replayed as it is (distinct resources keep distinct ids)."""
+    found = dict.fromkeys(match.group(0) for match in BUILDER_ID.finditer(json.dumps(request, sort_keys=True)))
+    return {old: f"{old.split('-')[0]}-{number}" for number, old in enumerate(found, start=1)}
+
+
+def normalised(body: dict[str, Any], ids: dict[str, str], uuids: bool = True) -> Any:
+    text = json.dumps(body, sort_keys=True)
+    text = UUID.sub("<uuid>", text) if uuids else text
+    return json.loads(BUILDER_ID.sub(lambda m: ids.get(m.group(0), m.group(0)), text))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -36,8 +44,9 @@ def test_golden_cards(call_hook: Callable[..., Any], case: Case) -> None:
     response = call_hook(request)
 
     assert response.status_code == 200
-    compare_with_golden(f"{case.name}.request.json", normalised(request))
-    compare_with_golden(f"{case.name}.response.json", normalised(response.json))
+    ids = builder_ids(request)
+    compare_with_golden(f"{case.name}.request.json", normalised(request, ids, uuids=False))
+    compare_with_golden(f"{case.name}.response.json", normalised(response.json, ids))
     cards = response.json["cards"]
     seen = [(c["summary"], c["indicator"], [s["label"] for s in c.get("suggestions", [])]) for c in cards]
     assert len(seen) == len(case.cards), seen
@@ -64,9 +73,11 @@ def readme() -> str:
         [
             "# Golden cases",
             "",
-            "Each case is a CDS Hooks request and the response the service must give, compared in full (uuids and",
-            "resource ids normalised) by `tests/api/test_golden_cards.py`. A changed expected response is a clinical",
-            "change: regenerate every pair and this table with `make golden`, then review the diff.",
+            "Each case is a CDS Hooks request and the response the service must give, compared in full (card uuids",
+            "normalised; resource ids numbered per case, so a request can be replayed as it is) by",
+            "`tests/api/test_golden_cards.py`. The time of every request is 2026-11-20 12:00 UTC. A changed expected",
+            "response is a clinical change: regenerate every pair and this table with `make golden`, then review",
+            "the diff.",
             "",
             "| Description | Request | Expected response |",
             "| --- | --- | --- |",
