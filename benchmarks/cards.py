@@ -12,13 +12,12 @@ measured in one run.
 from __future__ import annotations
 
 import shutil
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.icu_stay import icu_stay
+from benchmarks.run import median_seconds
 from service.cards.render import CardRenderer
 from service.catalog.cards import load_card_catalog
 from service.crs.engine import assess
@@ -26,15 +25,10 @@ from service.settings import BUNDLED_CATALOG_DIR
 from tests.fhir_builders import NOW, POLICY, TRANSLATOR
 
 
-def median_seconds(action: Callable[[], object], repeat: int = 30) -> float:
+def warmed_median(action: Callable[[], object], repeat: int = 30) -> float:
     for _ in range(3):
         action()
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
+    return median_seconds(action, repeat)
 
 
 def overridden_catalog() -> Path:
@@ -53,10 +47,10 @@ def main() -> None:
     bundled = CardRenderer(load_card_catalog(BUNDLED_CATALOG_DIR))
     site = CardRenderer(load_card_catalog(overridden_catalog()))
 
-    engine = median_seconds(lambda: assess(timeline, POLICY, NOW))
-    render = median_seconds(lambda: bundled.patient_view(assessment, "pat-1"))
-    zoned = median_seconds(lambda: bundled.patient_view(berlin, "pat-1"))
-    override = median_seconds(lambda: site.patient_view(assessment, "pat-1"))
+    engine = warmed_median(lambda: assess(timeline, POLICY, NOW))
+    render = warmed_median(lambda: bundled.patient_view(assessment, "pat-1"))
+    zoned = warmed_median(lambda: bundled.patient_view(berlin, "pat-1"))
+    override = warmed_median(lambda: site.patient_view(assessment, "pat-1"))
 
     print("crs-cds card rendering benchmark (ratios are within this run)\n")
     print("| Figure | Result | Target |\n| --- | --- | --- |")
