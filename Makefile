@@ -9,7 +9,7 @@ FHIR_TOKEN ?= dev-fhir-token
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 NODE_MODULES := tests/fhir_server/node_modules tests/browser/node_modules
 
-.PHONY: help run test test-fast install lint clean check-python check-node fhir-server fixtures deploy-files
+.PHONY: help run test test-fast install lint clean check-python check-node fhir-server fixtures deploy-files golden
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -72,3 +72,7 @@ deploy-files: $(STAMP)  ## regenerate deploy/k8s/configmap.yaml from the reposit
 
 clean:  ## remove .venv, node_modules, caches and the local database (var/)
 	rm -rf $(VENV) $(NODE_MODULES) var .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+golden: $(STAMP)  ## rewrite the golden request/response pairs and their README table (review the diff)
+	rm -f tests/golden/*.json
+	CRS_CDS_UPDATE_GOLDEN=1 $(VENV)/bin/pytest tests/api/test_golden_cards.py -q -p no:cacheprovider

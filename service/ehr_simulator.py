@@ -6,6 +6,8 @@ by the README to show an authenticated call.
 
 from __future__ import annotations
 
+import io
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +18,11 @@ import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.text import Text
 
 from service.catalog.services import MissingToken, fill_prefetch_template
 from service.fhir.bundles import bundle_resources, next_link
@@ -167,19 +174,37 @@ def _headers(call: HookCall, url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {call.signer.token(url)}"} if call.signer else {}
 
 
-def format_cards(response: dict[str, Any]) -> str:
-    """The cards as a clinician would scan them: indicator, summary, suggestions with doses, detail."""
+INDICATOR_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "bold blue"}
+
+
+def format_cards(response: dict[str, Any], *, width: int = 100, color: bool | None = None) -> str:
+    """The cards as a clinician would scan them: indicator and summary, suggestions with doses, then the detail's
+    Markdown rendered for a terminal (``rich``: bold, lists; colour when writing to a terminal), source and links."""
     cards = response.get("cards", [])
     if not cards:
         return "No cards (the patient is out of scope, or no order needs a warning)."
-    blocks = []
-    for card in cards:
-        lines = [f"[{card['indicator'].upper()}] {card['summary']}"]
-        for suggestion in card.get("suggestions", []):
-            action = suggestion["actions"][0]
-            recommended = " (recommended)" if suggestion.get("isRecommended") else ""
-            lines.append(f"  -> {suggestion['label']}{recommended}: {action['description']}")
-        lines.append("")
-        lines.extend(f"  {line}" for line in card.get("detail", "").splitlines())
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+    colour = sys.stdout.isatty() if color is None else color
+    console = Console(file=io.StringIO(), width=width, force_terminal=colour, no_color=not colour, highlight=False)
+    for index, card in enumerate(cards):
+        if index:
+            console.print(Rule(style="dim"))
+        _print_card(console, card)
+    output = str(console.file.getvalue())  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip() for line in output.splitlines()).rstrip("\n")
+
+
+def _print_card(console: Console, card: dict[str, Any]) -> None:
+    indicator = str(card.get("indicator", "info"))
+    console.print(Text(f"[{indicator.upper()}] {card.get('summary', '')}", style=INDICATOR_STYLE.get(indicator, "")))
+    for suggestion in card.get("suggestions", []):
+        action = suggestion["actions"][0]
+        recommended = " (recommended)" if suggestion.get("isRecommended") else ""
+        offer = Text(f"-> {suggestion['label']}{recommended}: {action.get('description', '')}")
+        console.print(Padding(offer, (0, 0, 0, 2)))
+    console.print()
+    console.print(Padding(Markdown(str(card.get("detail", ""))), (0, 0, 0, 2)))
+    source = card.get("source", {})
+    lines = [f"Source: {source.get('label', '')} <{source.get('url', '')}>"] if source else []
+    lines += [f"Link: {link['label']} <{link['url']}>" for link in card.get("links", [])]
+    for line in lines:
+        console.print(Padding(Text(line, style="dim"), (0, 0, 0, 2)))

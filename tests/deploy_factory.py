@@ -17,6 +17,7 @@ SOURCES = {
     "services.toml": ROOT / "cards" / "services.toml",
     "cards.toml": ROOT / "cards" / "cards.toml",
     "orders.toml": ROOT / "cards" / "orders.toml",
+    "texts.toml": ROOT / "cards" / "texts.toml",
     "clients.toml": ROOT / "deploy" / "clients.example.toml",
 }
 TARGET = ROOT / "deploy" / "k8s" / "configmap.yaml"

@@ -1,112 +1,28 @@
-"""Template variables of each card kind, built from the engine's results (documented in docs/cards.md)."""
+"""Template variables of each card kind, built from the engine's results (documented in docs/cards.md).
+
+M-CARD-LAYOUT: the detail leads with what to do now, then why (evidence), then monitoring, then "Data quality"
+with data problems only; suggested orders appear once, as suggestions, with their dose notes. Every text comes
+from the catalog through :class:`Wording`; this module only decides where each text goes.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from jinja2 import Template
-from jinja2.exceptions import TemplateError
+from service.cards.wording import Wording
+from service.crs.assessment import Assessment, Note, RecommendedOrder, WithheldOrder
+from service.crs.order_check import CorrectedDose, OrderCheck
 
-from service.crs.assessment import Assessment, Note, RecommendedOrder
-from service.crs.order_check import OrderCheck
-
-FLAG_TEXTS = {
-    "partial-data": "Not every criterion was documented in the last 24 h: the grade is a lower bound.",
-    "age-unknown": "Age unknown: adult blood pressure thresholds were used.",
-    "weight-missing": "No weight in the last 30 days: the tocilizumab dose is given per kg, never guessed.",
-    "tocilizumab-label-12-mg-per-kg-under-30-kg": (
-        "Under 30 kg the tocilizumab label dose is 12 mg/kg; the protocol suggests 8 mg/kg."
-    ),
-    "positive-pressure-without-oxygen": (
-        "Positive pressure at FiO2 21 % (no supplemental oxygen) is not graded as hypoxia."
-    ),
-    "support-without-fever": (
-        "Hypotension or oxygen need without fever: CRS criteria are not met; evaluate other causes such as infection."
-    ),
-    "grade-at-last-dose-unknown": (
-        "No CRS grade could be computed at the last tocilizumab dose (data missing then): improvement since that "
-        "dose cannot be judged from the chart; assess it at the bedside before a repeat dose."
-    ),
-    "unknown-unit": "Some results had units the service does not recognise and were not used.",
-    "data-incomplete": "The FHIR server held more data than the page limit allowed; the oldest data were not read.",
-    "vitals-overdue": "",
-    # Named one by one in the Data quality section (R-rules) or led with (C3-FEVER-UNKNOWN):
-    "fever-unknown": "",
-    "implausible-value": "",
-    "weight-implausible": "",
-    "duplicate-records": "",
-    "unidentified-medications": "",
-}
 LEAD_RULES = ("C3-FEVER-UNKNOWN", "M-ICANS-ALONE")
+LEAD_FLAGS = ("flag.support-without-fever",)
+WHY_FLAGS = ("flag.positive-pressure-without-oxygen",)
 IF_FEBRILE = "C3-FEVER-UNKNOWN.if-febrile"
-MANAGED_REASONS = {
-    "M-G1-PERSISTENT": "fever for more than 72 h",
-    "M-G2-ESCALATE": "no improvement 24 h after tocilizumab",
-    "M-HLH": "suspected HLH/MAS",
-}
-
-
-def moment_text(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else ""
-
-
-class Wording:
-    """The engine's wording, replaced by the catalog's ``[texts]`` where a site set a key."""
-
-    def __init__(self, overrides: dict[str, Template]) -> None:
-        self._overrides = overrides
-
-    def note(self, note: Note) -> str:
-        template = self._overrides.get(note.key)
-        return self._render(template, note.params, note.key) if template else note.text
-
-    def flag(self, flag: str) -> str:
-        template = self._overrides.get(f"flag.{flag}")
-        return self._render(template, {}, f"flag.{flag}") if template else FLAG_TEXTS.get(flag, "")
-
-    @staticmethod
-    def _render(template: Template, params: dict[str, str], key: str) -> str:
-        try:
-            return " ".join(template.render(**params).split())
-        except TemplateError as error:
-            raise ValueError(f"texts.{key}: {error}") from error
+URGENT_STEPS = ("M-G3", "M-G4.icu", "M-G2-TOCI.supportive-care", "M-G1.supportive-care")
+MANAGED_RULES = ("M-G1-PERSISTENT", "M-G2-ESCALATE", "M-HLH")
 
 
 def is_icans_order(order: RecommendedOrder) -> bool:
     return order.rule == "M-ICANS"
-
-
-def assessment_context(assessment: Assessment, wording: Wording) -> dict[str, Any]:
-    """Variables of the crs-assessment card. The ICANS steroid and veto go on the ICANS card instead."""
-    icans_card = icans_card_applies(assessment)
-    orders = [o for o in assessment.recommended if not (icans_card and is_icans_order(o))]
-    withheld = [w for w in assessment.withheld if not (icans_card and w.rule == "M-ICANS")]
-    return {
-        "grade": assessment.grade,
-        "managed_grade": assessment.managed_grade,
-        "unknown": list(assessment.unknown_classes),
-        "lower_bound": bool(assessment.unknown_classes) and assessment.grade is not None,
-        "product": assessment.car_t_product or "",
-        "managed_reasons": [text for rule, text in MANAGED_REASONS.items() if rule in assessment.rules],
-        "evidence": [{"text": item.text, "time": moment_text(item.at)} for item in assessment.evidence],
-        "orders": [{"text": order.text} for order in orders],
-        "withheld": [
-            {"drug": w.drug, "reason": w.reason, "next_allowed": moment_text(w.next_allowed_at)} for w in withheld
-        ],
-        "possible_grade": assessment.possible_grade,
-        "icans_alone": "M-ICANS-ALONE" in assessment.rules,
-        "icans_grade": assessment.icans_grade,
-        "lead": [wording.note(n) for n in assessment.next_steps if n.rule in LEAD_RULES and n.key != IF_FEBRILE],
-        "if_febrile": [note.params["action"] for note in assessment.next_steps if note.key == IF_FEBRILE],
-        "steps": [wording.note(note) for note in assessment.next_steps if note.rule not in ("M-HLH", *LEAD_RULES)],
-        "reminders": [wording.note(note) for note in assessment.reminders],
-        "flags": list(assessment.flags),
-        "flag_texts": [text for text in (wording.flag(flag) for flag in assessment.flags) if text],
-        "data_quality": [wording.note(note) for note in assessment.data_quality],
-        "as_of": moment_text(assessment.as_of),
-        "policy_version": assessment.policy_version,
-    }
 
 
 def icans_card_applies(assessment: Assessment) -> bool:
@@ -114,26 +30,188 @@ def icans_card_applies(assessment: Assessment) -> bool:
     return "M-ICANS" in assessment.rules
 
 
-def icans_context(assessment: Assessment) -> dict[str, Any]:
-    steroid = next((order.text for order in assessment.recommended if is_icans_order(order)), "")
-    veto = next((w.reason for w in assessment.withheld if w.rule == "M-ICANS"), "")
+def crs_orders(assessment: Assessment) -> list[RecommendedOrder]:
+    """The CRS card's suggestions: the ICANS steroid goes on the ICANS card when that card applies."""
+    icans_card = icans_card_applies(assessment)
+    orders = [order for order in assessment.recommended if not (icans_card and is_icans_order(order))]
+    return sorted(orders, key=lambda order: order.drug != "tocilizumab")  # the seed's order: tocilizumab, then steroid
+
+
+def order_short(order: RecommendedOrder, wording: Wording) -> str:
+    """ "tocilizumab 560 mg IV", "dexamethasone 10 mg IV q6h": the summary's and the suggestion label's form."""
+    return dose_words(wording, "order.short", order, order.interval_max_hours)
+
+
+def dose_words(wording: Wording, key: str, dose: RecommendedOrder | CorrectedDose, interval_max: float | None) -> str:
+    """A drug and its dose in words (``order.short`` for a suggestion, ``corrected`` for an order check)."""
+    return wording.text(
+        key,
+        drug=dose.drug,
+        dose_mg=dose.dose_mg,
+        dose_mg_per_kg=dose.dose_mg_per_kg,
+        interval=dose.interval_hours,
+        interval_max=interval_max,
+    )
+
+
+def withheld_text(item: WithheldOrder, wording: Wording) -> str:
+    reasons = [wording.note(reason) for reason in item.reasons]
+    return wording.text("withheld", reasons, drug=item.drug, next_allowed=item.next_allowed_at)
+
+
+def assessment_context(assessment: Assessment, wording: Wording) -> dict[str, Any]:
+    """Variables of the crs-assessment card (docs/cards.md)."""
+    icans_card = icans_card_applies(assessment)
+    orders = crs_orders(assessment)
+    withheld = [w for w in assessment.withheld if not (icans_card and w.rule == "M-ICANS")]
+    flag_texts = {note.key: wording.note(_no_grade(note, assessment)) for note in assessment.flag_notes}
     return {
+        "grade": assessment.grade,
+        "managed_grade": assessment.managed_grade,
+        "possible_grade": assessment.possible_grade,
+        "unknown": list(assessment.unknown_classes),
+        "lower_bound": bool(assessment.unknown_classes) and assessment.grade is not None,
+        "product": assessment.car_t_product or "",
+        "infused": wording.moment(assessment.t0),
+        "managed_reasons": _managed_reasons(assessment, wording),
+        "orders": [
+            {"short": order_short(order, wording), "drug": order.drug, "recommended": order.is_recommended}
+            for order in orders
+        ],
+        "withheld": [{"drug": w.drug, "next_allowed": wording.moment(w.next_allowed_at)} for w in withheld],
+        "continuing": _continuing(assessment),
+        "icu": (assessment.managed_grade or 0) >= 3,
+        "lead": _lead(assessment, wording, flag_texts),
+        "do_now": _do_now(assessment, wording, orders, withheld, icans_card),
+        **_if_febrile(assessment, wording),
+        "evidence": [_evidence(item, wording) for item in assessment.evidence]
+        + [text for key, text in flag_texts.items() if key in WHY_FLAGS],
+        "reminders": [wording.note(note) for note in assessment.reminders],
+        "data_quality": [wording.note(note) for note in assessment.data_quality]
+        + [text for key, text in flag_texts.items() if key not in (*LEAD_FLAGS, *WHY_FLAGS)],
+        "support_without_fever": "support-without-fever" in assessment.flags,
+        "icans_alone": "M-ICANS-ALONE" in assessment.rules,
         "icans_grade": assessment.icans_grade,
-        "crs_grade": assessment.grade,
-        "steroid": steroid,
-        "tocilizumab_withheld": veto,
-        "protocol": (assessment.icans_grade or 0) >= 3,
+        "flags": list(assessment.flags),
+        "as_of": wording.moment(assessment.as_of),
+        "policy_version": assessment.policy_version,
+        "bedside": wording.text("bedside"),
     }
 
 
-def hlh_context(assessment: Assessment) -> dict[str, Any]:
+def _no_grade(note: Note, assessment: Assessment) -> Note:
+    """With no grade at all, partial data is not a lower bound: the data problem is worded as such."""
+    if note.key == "flag.partial-data" and assessment.grade is None:
+        return note.model_copy(update={"key": "flag.partial-data.no-grade"})
+    return note
+
+
+def _evidence(item: Any, wording: Wording) -> str:
+    return wording.text(item.key, **{**item.params, "at": item.at})
+
+
+def _managed_reasons(assessment: Assessment, wording: Wording) -> list[str]:
+    """Why the managed grade is above the grade: the managing rule's short wording, with its evidence's values."""
+    items = {item.rule: item for item in assessment.evidence if item.rule in MANAGED_RULES}
+    return [wording.text(f"managed.{rule}", **{**item.params, "at": item.at}) for rule, item in items.items()]
+
+
+def _lead(assessment: Assessment, wording: Wording, flag_texts: dict[str, str]) -> list[str]:
+    """C3-FEVER-UNKNOWN and M-ICANS-ALONE statements, and support without fever: what the card leads with."""
+    notes = [n for n in assessment.next_steps if n.rule in LEAD_RULES and n.key != IF_FEBRILE]
+    return [wording.note(n) for n in notes] + [text for key, text in flag_texts.items() if key in LEAD_FLAGS]
+
+
+def _do_now(
+    assessment: Assessment,
+    wording: Wording,
+    orders: list[RecommendedOrder],
+    withheld: list[WithheldOrder],
+    icans_card: bool,
+) -> list[str]:
+    """Grade steps first (the seed's words), then the orders suggested on the card (named once, by drug), the
+    orders withheld with every reason and the next allowed time, then the other steps."""
+    shown = [
+        n
+        for n in assessment.next_steps
+        if n.rule not in ("M-HLH", *LEAD_RULES) and not (icans_card and n.rule == "M-ICANS")
+    ]
+    urgent = [wording.note(n) for n in shown if n.key in URGENT_STEPS]
+    others = [wording.note(n) for n in shown if n.key not in URGENT_STEPS]
+    texts = [*urgent, *_order_lines(orders, wording), *(withheld_text(w, wording) for w in withheld), *others]
+    lead = any(n.rule in LEAD_RULES for n in assessment.next_steps) or "support-without-fever" in assessment.flags
+    if assessment.grade is None:
+        return [wording.text("do-now.no-grade"), *texts]
+    return texts or ([] if lead else [wording.text("do-now.keep-monitoring")])
+
+
+def _order_lines(orders: list[RecommendedOrder], wording: Wording) -> list[str]:
+    """The suggestions named by drug: pre-selected ones to order now, the others to consider."""
+    lines = []
+    for key, recommended in (("do-now.orders", True), ("do-now.consider", False)):
+        drugs = tuple(dict.fromkeys(order.drug for order in orders if order.is_recommended is recommended))
+        if drugs:
+            lines.append(wording.text(key, drugs=drugs))
+    return lines
+
+
+def _continuing(assessment: Assessment) -> list[str]:
+    """M-ACTIVE-ORDER: the drugs of regimens to continue (the summary names them)."""
+    return [
+        str(part.params["drug"])
+        for note in assessment.next_steps
+        if note.key == "M-ACTIVE-ORDER"
+        for part in note.parts
+        if "drug" in part.params
+    ]
+
+
+def _if_febrile(assessment: Assessment, wording: Wording) -> dict[str, Any]:
+    """C3-FEVER-UNKNOWN: grade N's plan as conditional text, never orders."""
+    note: Note | None = next((n for n in assessment.next_steps if n.key == IF_FEBRILE), None)
+    if note is None:
+        return {"if_febrile_heading": "", "if_febrile": []}
+    return {
+        "if_febrile_heading": wording.text(note.key, **note.params),
+        "if_febrile": [wording.note(p) for p in note.parts],
+    }
+
+
+def icans_context(assessment: Assessment, wording: Wording) -> dict[str, Any]:
+    steroid = next((order for order in assessment.recommended if is_icans_order(order)), None)
+    veto = next((w for w in assessment.withheld if w.rule == "M-ICANS"), None)
+    steps = [wording.note(n) for n in assessment.next_steps if n.rule == "M-ICANS"]
+    # M-ICANS: grade 1 CRS below managed grade 3 says "steroids, NOT tocilizumab" even where none was planned
+    vetoed = assessment.grade == 1 and (assessment.managed_grade or 0) < 3
+    reason = [wording.text("M-ICANS.veto")]
+    veto_text = (
+        withheld_text(veto, wording)
+        if veto
+        else (wording.text("withheld", reason, drug="tocilizumab") if vetoed else "")
+    )
+    return {
+        "icans_grade": assessment.icans_grade,
+        "crs_grade": assessment.grade,
+        "steroid": order_short(steroid, wording) if steroid else "",
+        "tocilizumab_withheld": veto_text,
+        "steps": steps,
+        "why": wording.text("icans.why"),
+        "as_of": wording.moment(assessment.as_of),
+        "policy_version": assessment.policy_version,
+    }
+
+
+def hlh_context(assessment: Assessment, wording: Wording) -> dict[str, Any]:
     hlh = assessment.hlh
     assert hlh is not None  # noqa: S101 - callers check hlh first
+    number = wording.value
     return {
-        "ferritin": f"{hlh.ferritin_ng_ml:g} ng/mL" if hlh.ferritin_ng_ml is not None else "",
-        "organ_findings": list(hlh.organ_findings),
-        "first_met": moment_text(hlh.first_met_at),
+        "ferritin": number(hlh.ferritin_ng_ml) if hlh.ferritin_ng_ml is not None else "",
+        "ferritin_above": number(hlh.ferritin_above_ng_ml) if hlh.ferritin_above_ng_ml is not None else "",
+        "organ_findings": [wording.note(finding) for finding in hlh.organ_findings],
+        "first_met": wording.moment(hlh.first_met_at),
         "consider_hlh2004": hlh.consider_hlh2004,
+        "hlh2004_after": number(hlh.hlh2004_after_hours) if hlh.hlh2004_after_hours is not None else "",
     }
 
 
@@ -146,4 +224,6 @@ def order_check_context(check: OrderCheck, wording: Wording, drug_display: str, 
         "first_message": messages[0],
         "corrected": corrected,
         "delete": check.delete,
+        "as_of": wording.moment(check.as_of),
+        "policy_version": check.policy_version,
     }

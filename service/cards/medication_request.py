@@ -13,7 +13,6 @@ from typing import Any
 
 from service.catalog.cards import CardCatalog, OrderTemplate
 from service.crs.assessment import RecommendedOrder
-from service.crs.evidence import fmt_number
 from service.crs.order_check import CorrectedDose
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -50,8 +49,9 @@ def timing(order: RecommendedOrder) -> dict[str, Any]:
     return {"repeat": repeat}
 
 
-def proposal(order: RecommendedOrder, catalog: CardCatalog, patient_id: str) -> FhirResource:
-    """A new MedicationRequest for a recommended order (a ``create`` action)."""
+def proposal(order: RecommendedOrder, catalog: CardCatalog, patient_id: str, text: str, reason: str) -> FhirResource:
+    """A new MedicationRequest for a recommended order (a ``create`` action); ``text`` is the order's rendered
+    wording (the dosage text), ``reason`` the catalog's reason text."""
     template = catalog.orders.drugs[order.drug]
     resource: FhirResource = {
         "resourceType": "MedicationRequest",
@@ -59,10 +59,10 @@ def proposal(order: RecommendedOrder, catalog: CardCatalog, patient_id: str) -> 
         "intent": "proposal",
         "medicationCodeableConcept": medication(template),
         "subject": {"reference": f"Patient/{patient_id}"},
-        "reasonCode": [{"text": "Cytokine release syndrome after CAR T-cell therapy"}],
+        "reasonCode": [{"text": reason}],
         "dosageInstruction": [
             {
-                "text": order.text,
+                "text": text,
                 "timing": timing(order),
                 "route": {"coding": [catalog.orders.route.as_fhir()]},
                 "doseAndRate": [{"doseQuantity": dose_quantity(order.dose_mg, order.dose_mg_per_kg)}],
@@ -74,17 +74,7 @@ def proposal(order: RecommendedOrder, catalog: CardCatalog, patient_id: str) -> 
     return resource
 
 
-def corrected_text(corrected: CorrectedDose) -> str:
-    dose = (
-        f"{fmt_number(corrected.dose_mg)} mg"
-        if corrected.dose_mg is not None
-        else f"{fmt_number(corrected.dose_mg_per_kg or 0)} mg/kg"
-    )
-    frequency = f" every {corrected.interval_hours:g} h" if corrected.interval_hours else ""
-    return f"{corrected.drug} {dose} IV{frequency}"
-
-
-def corrected_draft(draft: FhirResource, corrected: CorrectedDose, catalog: CardCatalog) -> FhirResource:
+def corrected_draft(draft: FhirResource, corrected: CorrectedDose, catalog: CardCatalog, text: str) -> FhirResource:
     """The whole draft with the protocol dose (and drug, when the protocol's drug differs): an ``update``."""
     resource = copy.deepcopy(draft)
     template = catalog.orders.drugs.get(corrected.drug)
@@ -93,7 +83,7 @@ def corrected_draft(draft: FhirResource, corrected: CorrectedDose, catalog: Card
         resource.pop("medicationReference", None)
     dosages = resource.get("dosageInstruction")
     dosage = copy.deepcopy(dosages[0]) if isinstance(dosages, list) and dosages and isinstance(dosages[0], dict) else {}
-    dosage["text"] = corrected_text(corrected)
+    dosage["text"] = text
     dosage["doseAndRate"] = [{"doseQuantity": dose_quantity(corrected.dose_mg, corrected.dose_mg_per_kg)}]
     if corrected.interval_hours:
         dosage["timing"] = {"repeat": {"frequency": 1, "period": corrected.interval_hours, "periodUnit": "h"}}

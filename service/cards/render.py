@@ -10,18 +10,22 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from service.cards import medication_request
 from service.cards.context import (
-    Wording,
     assessment_context,
+    crs_orders,
+    dose_words,
     hlh_context,
     icans_card_applies,
     icans_context,
     is_icans_order,
     order_check_context,
+    order_short,
 )
+from service.cards.wording import Wording
 from service.catalog.cards import CardCatalog, CompiledKind
 from service.crs.assessment import INDICATOR_RANK, Assessment, Indicator, RecommendedOrder
 from service.crs.order_check import OrderCheck
@@ -55,82 +59,83 @@ class CardRenderer:
     ) -> None:
         self.catalog = catalog
         self.crs_links = crs_links  # the CRS timeline's launch link (service.timeline.card_link)
-        self.wording = Wording(catalog.texts)
         self._new_uuid = new_uuid
+
+    def wording(self, zone: str, now: datetime) -> Wording:
+        """The renderer of every text for one call: the policy's time zone, relative times from ``now``."""
+        return Wording(self.catalog.texts, zone, now)
 
     def patient_view(self, assessment: Assessment, patient_id: str) -> list[RenderedCard]:
         """No card out of scope (C0); otherwise the assessment card and the separate concerns."""
         if not assessment.in_scope:
             return []
-        icans_card = icans_card_applies(assessment)
-        crs_orders = [o for o in assessment.recommended if not (icans_card and is_icans_order(o))]
+        wording = self.wording(assessment.time_zone, assessment.as_of)
+        version = assessment.policy_version
         cards = [
             self._card(
                 "crs-assessment",
-                assessment_context(assessment, self.wording),
-                assessment.indicator,
+                assessment_context(assessment, wording),
+                (assessment.indicator, version),
                 assessment.rules,
-                self._proposals(crs_orders, patient_id),
+                self._proposals(crs_orders(assessment), patient_id, wording),
                 {"crs-assessment": assessment_extension(assessment)},
             )
         ]
         add_links(cards[0].card, self.crs_links)
         if assessment.hlh is not None:
-            cards.append(self._card("hlh-suspicion", hlh_context(assessment), "critical", ("M-HLH",), [], {}))
-        if icans_card:
+            context = hlh_context(assessment, wording)
+            cards.append(self._card("hlh-suspicion", context, ("critical", version), ("M-HLH",), [], {}))
+        if icans_card_applies(assessment):
             icans_orders = [o for o in assessment.recommended if is_icans_order(o)]
-            context = icans_context(assessment)
-            cards.append(
-                self._card("icans", context, "warning", ("M-ICANS",), self._proposals(icans_orders, patient_id), {})
-            )
+            suggestions = self._proposals(icans_orders, patient_id, wording)
+            context = icans_context(assessment, wording)
+            cards.append(self._card("icans", context, ("warning", version), ("M-ICANS",), suggestions, {}))
         return cards
 
     def order_checks(self, checks: tuple[OrderCheck, ...], drafts: dict[str, FhirResource]) -> list[RenderedCard]:
         cards = []
         for check in checks:
-            draft = drafts[check.draft]
-            suggestions = self._corrections(check, draft)
-            corrected = medication_request.corrected_text(check.corrected) if check.corrected else ""
+            wording = self.wording(check.time_zone, check.as_of)
+            corrected = corrected_text(check, wording)
+            suggestions = self._corrections(check, drafts[check.draft], wording, corrected)
             display = (
                 self.catalog.orders.drugs[check.drug].display if check.drug in self.catalog.orders.drugs else check.drug
             )
-            context = order_check_context(check, self.wording, display, corrected)
+            context = order_check_context(check, wording, display, corrected)
             extension = {"crs-order-check": {"rules": list(check.rules), "draftOrder": check.draft}}
-            cards.append(self._card("order-check", context, check.indicator, check.rules, suggestions, extension))
+            level = (check.indicator, check.policy_version)
+            cards.append(self._card("order-check", context, level, check.rules, suggestions, extension))
         return cards
 
-    def _proposals(self, orders: list[RecommendedOrder], patient_id: str) -> list[dict[str, Any]]:
-        return [
-            self._suggestion(
-                f"Order {order.drug}",
-                order.is_recommended,
-                {
-                    "type": "create",
-                    "description": order.text,
-                    "resource": medication_request.proposal(order, self.catalog, patient_id),
-                },
-            )
-            for order in orders
-            if order.drug in self.catalog.orders.drugs
-        ]
+    def _proposals(self, orders: list[RecommendedOrder], patient_id: str, wording: Wording) -> list[dict[str, Any]]:
+        """One ``create`` per suggested order: the short form as label, the full text (dose basis, repeat
+        criteria, reason, dose notes) as description and dosage text: each order appears once on the card."""
+        reason = wording.text("order.reason")
+        suggestions = []
+        for order in orders:
+            if order.drug not in self.catalog.orders.drugs:
+                continue
+            text = wording.note(order.wording())
+            resource = medication_request.proposal(order, self.catalog, patient_id, text, reason)
+            label = wording.text("suggestion.create", order=order_short(order, wording))
+            action = {"type": "create", "description": text, "resource": resource}
+            suggestions.append(self._suggestion(label, order.is_recommended, action))
+        return suggestions
 
-    def _corrections(self, check: OrderCheck, draft: FhirResource) -> list[dict[str, Any]]:
+    def _corrections(
+        self, check: OrderCheck, draft: FhirResource, wording: Wording, corrected: str
+    ) -> list[dict[str, Any]]:
         if check.resource_id is None:
             return []  # the EHR cannot match an update or delete to a draft without an id
         if check.delete:
-            action = {"type": "delete", "description": "Remove this order", "resourceId": check.draft}
-            return [self._suggestion("Remove this order", True, action)]
+            label = wording.text("suggestion.delete")
+            return [self._suggestion(label, True, {"type": "delete", "description": label, "resourceId": check.draft})]
         if check.corrected is None:
             return []
-        text = medication_request.corrected_text(check.corrected)
-        resource = medication_request.corrected_draft(draft, check.corrected, self.catalog)
-        return [
-            self._suggestion(
-                f"Change to {text}",
-                True,
-                {"type": "update", "description": f"Change the order to {text}", "resource": resource},
-            )
-        ]
+        resource = medication_request.corrected_draft(draft, check.corrected, self.catalog, corrected)
+        description = wording.text("suggestion.update.description", corrected=corrected)
+        action = {"type": "update", "description": description, "resource": resource}
+        return [self._suggestion(wording.text("suggestion.update", corrected=corrected), True, action)]
 
     def _suggestion(self, label: str, recommended: bool, action: dict[str, Any]) -> dict[str, Any]:
         return {"label": label, "uuid": self._new_uuid(), "isRecommended": recommended, "actions": [action]}
@@ -139,18 +144,19 @@ class CardRenderer:
         self,
         kind_name: str,
         context: dict[str, Any],
-        indicator: Indicator,
+        level: tuple[Indicator, str],
         rules: tuple[str, ...],
         suggestions: list[dict[str, Any]],
         extension: dict[str, Any],
     ) -> RenderedCard:
         kind = self.catalog.kinds[kind_name]
+        indicator, policy_version = level
         card: dict[str, Any] = {
             "uuid": self._new_uuid(),
             "summary": render_summary(kind, context),
             "indicator": _at_least(indicator, kind.entry.indicator),
             "detail": render_detail(kind, context),
-            "source": self._source(kind),
+            "source": self._source(kind, policy_version),
         }
         if suggestions:
             card["suggestions"] = suggestions
@@ -165,16 +171,22 @@ class CardRenderer:
             card["extension"] = extension
         return RenderedCard(kind_name, tuple(rules), card, tuple(s["uuid"] for s in suggestions))
 
-    def _source(self, kind: CompiledKind) -> dict[str, Any]:
+    def _source(self, kind: CompiledKind, policy_version: str) -> dict[str, Any]:
+        """The protocol and its policy version (``source_label`` is a template receiving ``policy_version``)."""
         defaults = self.catalog.defaults
         source: dict[str, Any] = {
-            "label": defaults.source_label,
+            "label": " ".join(self.catalog.source_label.render(policy_version=policy_version).split()),
             "url": defaults.source_url,
             "topic": kind.entry.topic.as_fhir(),
         }
         if defaults.source_icon:
             source["icon"] = defaults.source_icon
         return source
+
+
+def corrected_text(check: OrderCheck, wording: Wording) -> str:
+    """The protocol dose an ``update`` writes into a draft, in words ("dexamethasone 10 mg IV every 6 h")."""
+    return dose_words(wording, "corrected", check.corrected, None) if check.corrected else ""
 
 
 def _at_least(indicator: Indicator, floor: Indicator) -> Indicator:

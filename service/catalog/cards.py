@@ -1,4 +1,5 @@
-"""The card catalog files ``cards.toml`` (card kinds, wording) and ``orders.toml`` (order templates).
+"""The card catalog files ``cards.toml`` (card kinds, site wording overrides), ``texts.toml`` (the default
+wording of every key) and ``orders.toml`` (order templates).
 
 Loaded once at start-up into frozen models with compiled templates; every error names the file and key.
 Templates run in Jinja2's sandbox with undefined variables as errors: a catalog is data, not code.
@@ -22,6 +23,7 @@ from service.crs.assessment import Indicator
 
 CARD_KINDS = ("crs-assessment", "hlh-suspicion", "icans", "order-check")
 REQUIRED_ORDER_DRUGS = ("tocilizumab", "dexamethasone", "methylprednisolone")
+BUNDLED_TEXTS = Path(__file__).resolve().parents[2] / "cards" / "texts.toml"
 TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
 
 
@@ -68,7 +70,7 @@ class Link(Strict):
 
 
 class Defaults(Strict):
-    source_label: str = Field(min_length=1)
+    source_label: str = Field(min_length=1, description="template: receives policy_version")
     source_url: AbsoluteUrl
     source_icon: AbsoluteUrl | None = None
     selection_behavior: Literal["any", "at-most-one"] = "any"
@@ -127,6 +129,10 @@ class CompiledKind:
     detail: Template
 
 
+class TextsFile(Strict):
+    texts: dict[str, str]
+
+
 @dataclass(frozen=True)
 class CardCatalog:
     defaults: Defaults
@@ -135,6 +141,9 @@ class CardCatalog:
     orders: OrdersFile
     cards_path: Path
     orders_path: Path
+    source_label: Template
+    overridden: frozenset[str] = frozenset()
+    texts_path: Path | None = None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -174,5 +183,16 @@ def load_card_catalog(catalog_dir: Path) -> CardCatalog:
         )
         for name, entry in cards.kinds.items()
     }
-    texts = {key: compile_template(cards_path, f"texts.{key}", text) for key, text in cards.texts.items()}
-    return CardCatalog(cards.defaults, kinds, texts, orders, cards_path, orders_path)
+    texts_path = catalog_dir / "texts.toml"
+    if not texts_path.exists():  # a site's folder may hold only its overrides (cards.toml [texts])
+        texts_path = BUNDLED_TEXTS
+    try:
+        defaults = TextsFile.model_validate(_read_toml(texts_path))
+    except ValidationError as error:
+        raise CatalogError.from_validation(texts_path, error) from error
+    texts = {key: compile_template(texts_path, f"texts.{key}", text) for key, text in defaults.texts.items()}
+    texts |= {key: compile_template(cards_path, f"texts.{key}", text) for key, text in cards.texts.items()}
+    label = compile_template(cards_path, "defaults.source_label", cards.defaults.source_label)
+    return CardCatalog(
+        cards.defaults, kinds, texts, orders, cards_path, orders_path, label, frozenset(cards.texts), texts_path
+    )

@@ -15,9 +15,32 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+Param = str | int | float | datetime | tuple[str, ...]
+"""A wording parameter: numbers and times stay values, so the card renders them (site time zone, policy numbers)."""
+
+
+class Note(Frozen):
+    """Something a clinician reads, traced to its rule: a wording ``key`` of the card catalog and its ``params``.
+
+    The engine writes no prose: the catalog's text for ``key`` (cards/texts.toml, overridable per site) renders
+    the note. ``parts`` are sub-notes a text lists (e.g. every limit that blocks a dose).
+    """
+
+    rule: str
+    key: str
+    params: dict[str, Param] = Field(default_factory=dict)
+    parts: tuple[Note, ...] = ()
+
+
+def note(rule: str, key: str | None = None, parts: tuple[Note, ...] = (), /, **params: Param) -> Note:
+    """A note; ``key`` defaults to the rule ID (the rule's one wording)."""
+    return Note(rule=rule, key=key or rule, params=params, parts=parts)
+
+
 class EvidenceItem(Frozen):
     rule: str
-    text: str
+    key: str
+    params: dict[str, Param] = Field(default_factory=dict)
     at: datetime | None = None
     sources: tuple[str, ...] = ()
 
@@ -34,35 +57,32 @@ class RecommendedOrder(Frozen):
     max_doses: int | None = None
     duration_days: float | None = Field(default=None, description="first step of a course, e.g. 3 days")
     infusion_minutes: int | None = None
-    text: str
+    key: str = Field(description="wording of the order's full text (dose basis, repeat criteria, reason, dose notes)")
+    params: dict[str, Param] = Field(default_factory=dict)
+    notes: tuple[Note, ...] = Field(default=(), description="dose notes that sit with the dose")
     is_recommended: bool = True
+
+    def wording(self) -> Note:
+        return Note(rule=self.rule, key=self.key, params=self.params, parts=self.notes)
 
 
 class WithheldOrder(Frozen):
+    """An order the protocol would call for that is not suggested now: every reason, and when it may be."""
+
     rule: str
     drug: str
-    reason: str
+    reasons: tuple[Note, ...]
     next_allowed_at: datetime | None = None
-
-
-class Note(Frozen):
-    """A next step, a reminder or a warning: text a clinician reads, traced to its rule.
-
-    ``key`` names the wording so that the card catalog can replace it; ``params`` are its values.
-    """
-
-    rule: str
-    key: str = ""
-    text: str
-    params: dict[str, str] = Field(default_factory=dict)
 
 
 class HlhStatus(Frozen):
     suspected: bool
     ferritin_ng_ml: float | None = None
-    organ_findings: tuple[str, ...] = ()
+    organ_findings: tuple[Note, ...] = ()
     first_met_at: datetime | None = None
     consider_hlh2004: bool = False
+    ferritin_above_ng_ml: float | None = Field(default=None, description="the policy's threshold, for the card")
+    hlh2004_after_hours: float | None = Field(default=None, description="the policy's wait, for the card")
 
 
 class Assessment(Frozen):
@@ -88,4 +108,6 @@ class Assessment(Frozen):
     next_steps: tuple[Note, ...] = ()
     reminders: tuple[Note, ...] = ()
     data_quality: tuple[Note, ...] = ()
+    flag_notes: tuple[Note, ...] = Field(default=(), description="the wording of each flag, with its policy values")
     indicator: Indicator = "info"
+    time_zone: str = Field(default="UTC", description="the policy's zone: cards show times in it")

@@ -10,16 +10,18 @@ from service.crs.evidence import Evidence
 from service.crs.findings import Findings, Situation
 from service.crs.grading import Context, GradeResult, grade_at
 from service.crs.history import (
+    ORGAN_LABS,
     car_t_infusions,
     hlh_criteria,
     hlh_first_met,
     in_scope,
     latest_icans,
     no_improvement_after_tocilizumab,
-    organ_finding_text,
+    organ_finding,
     persistent_fever,
 )
 from service.crs.hygiene import name_data_problems
+from service.crs.notes import flag_notes
 from service.crs.order_check import OrderCheck
 from service.crs.orders import check_orders
 from service.crs.policy import Policy
@@ -50,9 +52,15 @@ def analyse(
     scoped = in_scope(ctx, current.grade, now) or (orders_in_scope and _car_t_ordered(ctx))
     product = policy.drugs[infusions[0].drug].display if infusions else None
     if not scoped:
-        return Assessment(
-            as_of=now, policy_version=policy.version, in_scope=False, t0=ctx.t0, car_t_product=product
-        ), None
+        out = Assessment(
+            as_of=now,
+            policy_version=policy.version,
+            in_scope=False,
+            t0=ctx.t0,
+            car_t_product=product,
+            time_zone=policy.time_zone,
+        )
+        return out, None
     findings = Findings()
     _grading_rules(current, findings)
     name_data_problems(ctx, now, findings)  # R-rules
@@ -98,8 +106,9 @@ def _situation(ctx: Context, current: GradeResult, now: datetime, findings: Find
         managed = 2
         first, last = persistent
         findings.fire("M-G1-PERSISTENT")
+        hours = ctx.policy.management.persistent_fever_hours
         findings.evidence.append(
-            Evidence("M-G1-PERSISTENT", "fever persisting more than 72 h", first.at, (first.source, last.source))
+            Evidence("M-G1-PERSISTENT", "M-G1-PERSISTENT", first.at, (first.source, last.source), {"hours": hours})
         )
     escalation = no_improvement_after_tocilizumab(ctx, current, now)
     if escalation is not None and (managed or 0) < 3:  # M-G2-ESCALATE
@@ -109,9 +118,10 @@ def _situation(ctx: Context, current: GradeResult, now: datetime, findings: Find
         findings.evidence.append(
             Evidence(
                 "M-G2-ESCALATE",
-                f"no improvement 24 h after tocilizumab (grade {escalation.grade_at_dose} at the dose)",
+                "M-G2-ESCALATE",
                 dose.at,
                 (dose.source,),
+                {"hours": ctx.policy.management.no_improvement_hours, "grade_at_dose": escalation.grade_at_dose},
             )
         )
     hlh = hlh_criteria(ctx, now)
@@ -122,9 +132,14 @@ def _situation(ctx: Context, current: GradeResult, now: datetime, findings: Find
         findings.evidence.append(
             Evidence(
                 "M-HLH",
-                f"ferritin {ferritin.value:g} ng/mL with severe organ toxicity ({', '.join(o.kind for o in organs)})",
+                "M-HLH",
                 ferritin.at,
                 (ferritin.source, *(o.source for o in organs)),
+                {
+                    "ferritin": ferritin.value,
+                    "above": ctx.policy.hlh.ferritin_above_ng_ml,
+                    "organs": tuple(ORGAN_LABS[o.kind][0] for o in organs),
+                },
             )
         )
     icans = latest_icans(ctx, now)
@@ -141,9 +156,11 @@ def _hlh_status(situation: Situation, findings: Findings) -> HlhStatus | None:
     return HlhStatus(
         suspected=True,
         ferritin_ng_ml=ferritin.value,
-        organ_findings=tuple(organ_finding_text(situation.ctx, lab) for lab in organs),
+        organ_findings=tuple(organ_finding(situation.ctx, lab) for lab in organs),
         first_met_at=situation.hlh_first_met,
         consider_hlh2004=findings.consider_hlh2004,
+        ferritin_above_ng_ml=situation.ctx.policy.hlh.ferritin_above_ng_ml,
+        hlh2004_after_hours=situation.ctx.policy.hlh.hlh2004_after_hours,
     )
 
 
@@ -168,11 +185,15 @@ def _assessment(situation: Situation, findings: Findings, product: str | None) -
         hlh=hlh,
         rules=tuple(findings.rules),
         flags=tuple(sorted(findings.flags | ctx.timeline.translation_flags)),
-        evidence=tuple(EvidenceItem(rule=e.rule, text=e.text, at=e.at, sources=e.sources) for e in findings.evidence),
+        evidence=tuple(
+            EvidenceItem(rule=e.rule, key=e.key, params=e.params, at=e.at, sources=e.sources) for e in findings.evidence
+        ),
         recommended=tuple(findings.recommended),
         withheld=tuple(findings.withheld),
         next_steps=tuple(findings.next_steps),
         reminders=tuple(findings.reminders),
         data_quality=tuple(findings.data_quality),
+        flag_notes=flag_notes(findings.flags | ctx.timeline.translation_flags, ctx.policy),
         indicator=level,
+        time_zone=ctx.policy.time_zone,
     )

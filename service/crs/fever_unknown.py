@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from service.crs import management
-from service.crs.evidence import fmt_number, fmt_time
+from service.crs.assessment import Note, Param, note
 from service.crs.findings import Findings, Situation
 from service.crs.grading import current_oxygen
 
@@ -19,20 +19,21 @@ def apply(situation: Situation, findings: Findings) -> None:
     if possible is None:
         return
     ctx = situation.ctx
-    support = support_text(situation)
-    threshold = fmt_number(ctx.policy.fever.threshold_c)
-    findings.step(
-        "C3-FEVER-UNKNOWN",
-        f"No temperature charted in 24 h while on {support}: measure it now; "
-        f"if >= {threshold} °C this is CRS grade {possible}.",
-        key="C3-FEVER-UNKNOWN.measure",
-        support=support,
-        threshold=threshold,
-        grade=str(possible),
+    findings.next_steps.append(
+        note(
+            "C3-FEVER-UNKNOWN",
+            "C3-FEVER-UNKNOWN.measure",
+            support_notes(situation),
+            hours=ctx.policy.fever.window_hours,
+            threshold=ctx.policy.fever.threshold_c,
+            grade=possible,
+        )
     )
+    findings.fire("C3-FEVER-UNKNOWN")
     _last_fever(situation, findings)
-    for text in what_if_febrile(situation, possible):
-        findings.step("C3-FEVER-UNKNOWN", f"If febrile: {text}", key="C3-FEVER-UNKNOWN.if-febrile", action=text)
+    findings.next_steps.append(
+        note("C3-FEVER-UNKNOWN", "C3-FEVER-UNKNOWN.if-febrile", what_if_febrile(situation, possible), grade=possible)
+    )
 
 
 def _last_fever(situation: Situation, findings: Findings) -> None:
@@ -40,18 +41,11 @@ def _last_fever(situation: Situation, findings: Findings) -> None:
     fevers = [fever for fever in situation.ctx.fevers if fever.at <= situation.now]
     if fevers:
         last = fevers[-1]
-        temp, when = fmt_number(last.temp_c), fmt_time(last.at)
-        findings.step(
-            "C3-FEVER-UNKNOWN",
-            f"Last fever since the CAR T infusion: {temp} °C ({when}).",
-            key="C3-FEVER-UNKNOWN.last-fever",
-            temp=temp,
-            time=when,
-        )
+        findings.step("C3-FEVER-UNKNOWN", "C3-FEVER-UNKNOWN.last-fever", temp=last.temp_c, time=last.at)
 
 
-def what_if_febrile(situation: Situation, possible: int) -> list[str]:
-    """Grade N's orders and grade steps, as they would be if a fever were charted now: text only."""
+def what_if_febrile(situation: Situation, possible: int) -> tuple[Note, ...]:
+    """Grade N's grade steps and orders, as they would be if a fever were charted now: wording only."""
     current = situation.current
     febrile = replace(
         current, grade=possible, fever=True, unknown=tuple(name for name in current.unknown if name != "fever")
@@ -60,25 +54,25 @@ def what_if_febrile(situation: Situation, possible: int) -> list[str]:
     management.plan_treatment(
         replace(situation, current=febrile, managed=max(possible, situation.managed or 0)), scratch
     )
-    orders = [order.text for order in scratch.recommended]
-    steps = [note.text for note in scratch.next_steps if note.rule in ("M-G2-TOCI", "M-G3", "M-G4")]
-    return [*steps, *orders]
+    steps = [step for step in scratch.next_steps if step.rule in ("M-G2-TOCI", "M-G3", "M-G4")]
+    return (*steps, *(order.wording() for order in scratch.recommended))
 
 
-def support_text(situation: Situation) -> str:
-    """What the patient is on, in words: the vasopressors, the oxygen device or flow, a low blood pressure."""
+def support_notes(situation: Situation) -> tuple[Note, ...]:
+    """What the patient is on: the vasopressors, a low blood pressure, the oxygen device or flow."""
     current = situation.current
     parts = []
     if current.active_vasopressors:
-        parts.append(" and ".join(sorted({dose.drug for dose in current.active_vasopressors})))
+        drugs = tuple(sorted({dose.drug for dose in current.active_vasopressors}))
+        parts.append(note("C3-FEVER-UNKNOWN", "support.vasopressors", drugs=drugs))
     elif (current.hypotension or 0) >= 2:
-        parts.append("a blood pressure below the hypotension threshold")
+        parts.append(note("C3-FEVER-UNKNOWN", "support.hypotension"))
     if (current.hypoxia or 0) >= 2:
         support = current_oxygen(situation.ctx, situation.now)
-        parts.append(_oxygen_words(support.device_name, support.flow_l_min) if support else "oxygen")
-    return " and ".join(parts) or "support"
-
-
-def _oxygen_words(device: str | None, flow: float | None) -> str:
-    flow_text = f"{fmt_number(flow)} L/min" if flow is not None else ""
-    return " ".join(part for part in (device or "oxygen", flow_text) if part)
+        params: dict[str, Param] = {}
+        if support is not None and support.device_name:
+            params["device"] = support.device_name
+        if support is not None and support.flow_l_min is not None:
+            params["flow"] = support.flow_l_min
+        parts.append(note("C3-FEVER-UNKNOWN", "support.oxygen", **params))
+    return tuple(parts)

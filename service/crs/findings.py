@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from service.crs.assessment import Note, RecommendedOrder, WithheldOrder
+from service.crs.assessment import Note, Param, RecommendedOrder, WithheldOrder
 from service.crs.evidence import Evidence
 from service.crs.grading import Context, GradeResult
 from service.crs.timeline import LabResult
@@ -29,20 +29,20 @@ class Findings:
         if rule not in self.rules:
             self.rules.append(rule)
 
-    def step(self, rule: str, text: str, key: str | None = None, **params: str) -> None:
-        """A next step; ``key`` names the wording (the catalog may replace it), ``params`` fill it."""
+    def step(self, rule: str, key: str | None = None, /, **params: Param) -> None:
+        """A next step; ``key`` names the wording (default: the rule ID), ``params`` fill it."""
         self.fire(rule)
-        self.next_steps.append(Note(rule=rule, key=key or rule, text=text, params=params))
+        self.next_steps.append(Note(rule=rule, key=key or rule, params=params))
 
-    def data_problem(self, rule: str, flag: str, text: str, key: str, **params: str) -> None:
+    def data_problem(self, rule: str, flag: str, key: str, /, **params: Param) -> None:
         """R-rules: a data problem named on the card (Data quality), with the flag it sets."""
         self.fire(rule)
         self.flags.add(flag)
-        self.data_quality.append(Note(rule=rule, key=key, text=text, params=params))
+        self.data_quality.append(Note(rule=rule, key=key, params=params))
 
-    def remind(self, rule: str, text: str, key: str | None = None, **params: str) -> None:
+    def remind(self, rule: str, key: str | None = None, /, **params: Param) -> None:
         self.fire(rule)
-        self.reminders.append(Note(rule=rule, key=key or rule, text=text, params=params))
+        self.reminders.append(Note(rule=rule, key=key or rule, params=params))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 
-from service.crs.evidence import Evidence, fmt_number
+from service.crs.assessment import Param
+from service.crs.evidence import Evidence
 from service.crs.policy import Policy
 from service.crs.timeline import Administration, BloodPressure, OxygenSupport, Temperature, Timeline
 
@@ -141,11 +142,18 @@ def fever_state(ctx: Context, moment: datetime) -> tuple[bool | None, tuple[Evid
         return None, ()
     hottest = max(readings, key=lambda reading: reading.temp_c)
     febrile = hottest.temp_c >= ctx.policy.fever.threshold_c  # C1
-    return febrile, (_temperature_evidence("C1", hottest, "highest temperature in 24 h"),)
+    evidence = Evidence(
+        "C1",
+        "C1.highest-temperature",
+        hottest.at,
+        (hottest.source,),
+        {"temp": hottest.temp_c, "hours": window_hours(ctx)},
+    )
+    return febrile, (evidence,)
 
 
-def _temperature_evidence(rule: str, reading: Temperature, what: str) -> Evidence:
-    return Evidence(rule, f"{what}: {fmt_number(reading.temp_c)} °C", reading.at, (reading.source,))
+def window_hours(ctx: Context) -> float:
+    return ctx.policy.fever.window_hours
 
 
 def first_fever_since_t0(ctx: Context, moment: datetime) -> Temperature | None:
@@ -187,7 +195,10 @@ def waiver_windows(policy: Policy) -> dict[str, timedelta]:
 def _waiver_evidence(dose: Administration | None) -> tuple[Evidence, ...]:
     if dose is None:
         return ()
-    return (Evidence("C2", f"fever not required: {dose.drug} given after a fever", dose.at, (dose.source,)),)
+    params: dict[str, Param] = {"drug": dose.drug}
+    if dose.dose_mg is not None:
+        params["dose"] = dose.dose_mg
+    return (Evidence("C2", "C2.waiver", dose.at, (dose.source,), params),)
 
 
 def age_in_years(birth_date: date | None, moment: datetime) -> int | None:
@@ -309,7 +320,7 @@ def hypotension_class(
     pressor_class = vasopressor_class(ctx, vasopressors)
     others = _infusions_not_counted(ctx, moment)
     if pressor_class is not None:  # G-VASOPRESSOR sets the class, BP or not
-        return pressor_class, (*_infusion_evidence(vasopressors, "running vasopressor infusion"), *others), frozenset()
+        return pressor_class, (*_infusion_evidence(vasopressors, "G-VASOPRESSOR.running"), *others), frozenset()
     age = age_in_years(ctx.timeline.birth_date, moment)
     flags = frozenset({"age-unknown"}) if age is None else frozenset()
     reading = latest_blood_pressure(ctx, moment)
@@ -317,13 +328,13 @@ def hypotension_class(
         return None, others, flags
     sbp_below, map_below = hypotension_limits(ctx.policy, age)
     value = 2 if is_hypotensive(reading, sbp_below, map_below) else 0  # G-HYPOTENSION
-    return value, (_bp_evidence(reading, map_below is not None), *others), flags
+    return value, (_bp_evidence(reading, sbp_below, map_below), *others), flags
 
 
-def _infusion_evidence(doses: Iterable[Administration], what: str) -> tuple[Evidence, ...]:
+def _infusion_evidence(doses: Iterable[Administration], key: str) -> tuple[Evidence, ...]:
     """One line per infusion, at the time it started (never the assessment time)."""
     return tuple(
-        Evidence("G-VASOPRESSOR", f"{what}: {dose.drug}", dose.at, (dose.source,))
+        Evidence("G-VASOPRESSOR", key, dose.at, (dose.source,), {"drug": dose.drug})
         for dose in sorted(doses, key=lambda d: (d.at, d.drug))
     )
 
@@ -331,19 +342,21 @@ def _infusion_evidence(doses: Iterable[Administration], what: str) -> tuple[Evid
 def _infusions_not_counted(ctx: Context, moment: datetime) -> tuple[Evidence, ...]:
     """G-VASOPRESSOR: paused infusions and inotropes are named in the detail, not counted."""
     return (
-        *_infusion_evidence(paused_infusions(ctx, moment), "infusion on hold (paused), not counted"),
-        *_infusion_evidence(running_inotropes(ctx, moment), "inotrope running, not counted as a vasopressor"),
+        *_infusion_evidence(paused_infusions(ctx, moment), "G-VASOPRESSOR.paused"),
+        *_infusion_evidence(running_inotropes(ctx, moment), "G-VASOPRESSOR.inotrope"),
     )
 
 
-def _bp_evidence(reading: BloodPressure, adult: bool) -> Evidence:
-    parts = []
+def _bp_evidence(reading: BloodPressure, sbp_below: float, map_below: float | None) -> Evidence:
+    """The latest blood pressure with the thresholds it was compared with (MAP: adults only)."""
+    params: dict[str, Param] = {"sbp_below": sbp_below}
     if reading.systolic_mmhg is not None:
-        parts.append(f"systolic {fmt_number(reading.systolic_mmhg)} mmHg")
-    mean, computed = mean_pressure(reading, adult)
-    if mean is not None:
-        parts.append(f"MAP {fmt_number(mean)} mmHg" + (" (computed from systolic and diastolic)" if computed else ""))
-    return Evidence("G-HYPOTENSION", "latest blood pressure: " + ", ".join(parts), reading.at, (reading.source,))
+        params["systolic"] = reading.systolic_mmhg
+    mean, computed = mean_pressure(reading, map_below is not None)
+    if mean is not None and map_below is not None:
+        params |= {"map": mean, "map_below": map_below}
+    key = "G-HYPOTENSION.computed-map" if computed else "G-HYPOTENSION.blood-pressure"
+    return Evidence("G-HYPOTENSION", key, reading.at, (reading.source,), params)
 
 
 def current_oxygen(ctx: Context, moment: datetime) -> OxygenSupport | None:
@@ -410,9 +423,12 @@ def classify_oxygen(support: OxygenSupport, policy: Policy) -> tuple[int | None,
 
 
 def _oxygen_evidence(support: OxygenSupport) -> Evidence:
-    parts = [support.device_name or ("room air" if support.device == "room-air" else "no device documented")]
+    params: dict[str, Param] = {}
+    if support.device_name:
+        params["device"] = support.device_name
     if support.flow_l_min is not None:
-        parts.append(f"{fmt_number(support.flow_l_min)} L/min")
+        params["flow"] = support.flow_l_min
     if support.fio2_pct is not None:
-        parts.append(f"FiO2 {fmt_number(support.fio2_pct)} %")
-    return Evidence("G-HYPOXIA", "oxygen support: " + ", ".join(parts), support.at, (support.source,))
+        params["fio2"] = support.fio2_pct
+    key = "G-HYPOXIA.room-air" if support.device == "room-air" and not support.device_name else "G-HYPOXIA.oxygen"
+    return Evidence("G-HYPOXIA", key, support.at, (support.source,), params)

@@ -6,6 +6,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from service.crs.assessment import Note, note
 from service.crs.grading import Context, GradeResult, grade_at
 from service.crs.timeline import Administration, IcansAssessment, LabResult, Temperature
 
@@ -181,10 +182,11 @@ def severe_organ_toxicity(ctx: Context, moment: datetime) -> list[LabResult]:
     return severe
 
 
-def organ_finding_text(ctx: Context, lab: LabResult) -> str:
+def organ_finding(ctx: Context, lab: LabResult) -> Note:
+    """M-HLH: a severe organ lab with the limit it exceeds (the multiple is policy, the ULN the lab's or policy's)."""
     name, unit = ORGAN_LABS[lab.kind]
     multiple, uln = organ_limits(ctx, lab)
-    return f"{name} {lab.value:g} {unit} (above {multiple:g} x the upper limit of normal {uln:g})"
+    return note("M-HLH", "M-HLH.organ", lab=name, value=lab.value, unit=unit, multiple=multiple, uln=uln, at=lab.at)
 
 
 def hlh_criteria(ctx: Context, moment: datetime) -> tuple[LabResult, list[LabResult]] | None:

@@ -5,16 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 from service.crs import monitoring
-from service.crs.assessment import INDICATOR_RANK, Indicator, RecommendedOrder, WithheldOrder
-from service.crs.evidence import fmt_number, fmt_time
+from service.crs.assessment import INDICATOR_RANK, Indicator, Note, Param, RecommendedOrder, WithheldOrder, note
 from service.crs.findings import Findings, Situation
 from service.crs.grading import current_oxygen, grade_at
 from service.crs.history import latest_lab
-from service.crs.steroid_plan import plan_steroids, taper_text
+from service.crs.steroid_plan import plan_steroids, taper_steps
 from service.crs.steroids import steroid_doses, taper_position
-from service.crs.tocilizumab import dosing_weight, limit_block, tocilizumab_dose, tocilizumab_history
+from service.crs.tocilizumab import (
+    LIMIT_WINDOW_HOURS,
+    TociDose,
+    dosing_weight,
+    limit_block,
+    tocilizumab_dose,
+    tocilizumab_history,
+)
 
 INDICATOR_BY_MANAGED_GRADE: dict[int | None, Indicator] = {None: "warning", 0: "info", 1: "info", 2: "warning"}
+NO_DELAY_HOURS, NO_DELAY_RISK = 12, 1.7  # M-NO-DELAY: the seed's figures (each 12 h of delay: 1.7-fold risk)
 
 
 def apply(situation: Situation, findings: Findings) -> None:
@@ -42,61 +49,32 @@ def icans_veto(situation: Situation) -> bool:
 def _grade_steps(situation: Situation, findings: Findings) -> None:
     managed = situation.managed
     if managed == 1:  # M-G1
-        findings.step(
-            "M-G1",
-            "Supportive care: acetaminophen for fever, IV hydration, symptomatic care of organ toxicities.",
-            key="M-G1.supportive-care",
-        )
+        findings.step("M-G1", "M-G1.supportive-care")
     _grade_specific_steps(situation, findings)
     if (managed or 0) >= 1:  # M-G1: supportive care continues at every managed grade >= 1
         _neutropenia(situation, findings)
-        findings.step(
-            "M-NO-GMCSF",
-            "G-CSF may be considered per the product's guidance; GM-CSF (sargramostim) is not recommended.",
-        )
+        findings.step("M-NO-GMCSF")
 
 
 def _grade_specific_steps(situation: Situation, findings: Findings) -> None:
     managed = situation.managed
     if managed == 2:  # M-G2-TOCI
-        findings.step(
-            "M-G2-TOCI",
-            "Supportive care: IV fluid boluses and supplemental oxygen as needed.",
-            key="M-G2-TOCI.supportive-care",
-        )
+        findings.step("M-G2-TOCI", "M-G2-TOCI.supportive-care")
     elif managed == 3:  # M-G3
-        findings.step(
-            "M-G3",
-            "ICU care; vasopressors as needed; echocardiogram and hemodynamic monitoring; "
-            "taper steroids rapidly once improved.",
-        )
+        findings.step("M-G3")
     elif managed == 4:  # M-G4
-        findings.step(
-            "M-G4",
-            "ICU care; mechanical ventilation as needed; high-dose methylprednisolone with taper.",
-            key="M-G4.icu",
-        )
+        findings.step("M-G4", "M-G4.icu")
         if taper_position(situation.ctx, situation.now) is None:
-            text = taper_text(situation, None)
-            findings.step("M-G4", text, key="M-G4.taper", taper=text)
+            findings.next_steps.append(note("M-G4", "M-G4.taper", taper_steps(situation)))
 
 
 def _neutropenia(situation: Situation, findings: Findings) -> None:
     anc = latest_lab(situation.ctx, "anc", situation.now)
     limit = situation.ctx.policy.management.neutropenia_anc_below
     if anc is None:
-        findings.step(
-            "M-G1",
-            "ANC not available in 48 h: if neutropenic, consider empiric broad-spectrum antibiotics.",
-            key="M-G1.anc-unknown",
-        )
+        findings.step("M-G1", "M-G1.anc-unknown", hours=situation.ctx.policy.freshness.labs_hours)
     elif anc.value < limit:
-        findings.step(
-            "M-G1",
-            f"Neutropenic (ANC {fmt_number(anc.value)} x10^9/L): consider empiric broad-spectrum antibiotics.",
-            key="M-G1.neutropenic",
-            anc=fmt_number(anc.value),
-        )
+        findings.step("M-G1", "M-G1.neutropenic", anc=anc.value, below=limit, time=anc.at)
 
 
 def _plan_tocilizumab(situation: Situation, findings: Findings) -> None:
@@ -106,14 +84,7 @@ def _plan_tocilizumab(situation: Situation, findings: Findings) -> None:
     if icans_veto(situation):  # M-ICANS overrides M-G1-PERSISTENT's tocilizumab and M-NO-DELAY
         findings.fire("M-ICANS")
         findings.withheld.append(
-            WithheldOrder(
-                rule="M-ICANS",
-                drug="tocilizumab",
-                reason=(
-                    "grade 1 CRS with ICANS grade >= 2: corticosteroids instead; "
-                    "tocilizumab does not cross the blood-brain barrier effectively"
-                ),
-            )
+            WithheldOrder(rule="M-ICANS", drug="tocilizumab", reasons=(note("M-ICANS", "M-ICANS.veto"),))
         )
         return
     history = tocilizumab_history(ctx, now)
@@ -123,18 +94,16 @@ def _plan_tocilizumab(situation: Situation, findings: Findings) -> None:
     if block is not None:
         findings.withheld.append(
             WithheldOrder(
-                rule="M-TOCI-LIMITS", drug="tocilizumab", reason=block.reason, next_allowed_at=block.next_allowed_at
+                rule="M-TOCI-LIMITS", drug="tocilizumab", reasons=block.reasons, next_allowed_at=block.next_allowed_at
             )
         )
         return
-    _suggest_tocilizumab(situation, findings)
+    _suggest_tocilizumab(situation, findings, flags)
     if not history.given:  # M-NO-DELAY
-        findings.step(
-            "M-NO-DELAY", "Do not delay tocilizumab: each 12 h of delay raised the risk of cardiotoxicity 1.7-fold."
-        )
+        findings.step("M-NO-DELAY", hours=NO_DELAY_HOURS, fold=NO_DELAY_RISK)
 
 
-def _suggest_tocilizumab(situation: Situation, findings: Findings) -> None:
+def _suggest_tocilizumab(situation: Situation, findings: Findings, limit_flags: tuple[str, ...]) -> None:
     policy = situation.ctx.policy
     weight, weight_flags = dosing_weight(situation.ctx, situation.now)
     dose = tocilizumab_dose(policy, weight)
@@ -142,33 +111,61 @@ def _suggest_tocilizumab(situation: Situation, findings: Findings) -> None:
     findings.fire("M-TOCI-DOSE")
     rule = "M-G2-TOCI" if situation.managed == 2 else f"M-G{situation.managed}"
     findings.fire(rule)
-    toci = policy.tocilizumab
-    repeat = (
-        f"May repeat every {toci.min_interval_hours:g} h if no improvement; "
-        f"at most {toci.max_doses_per_24h} doses in 24 h and {toci.max_total_doses} in total."
-    )
-    cap = f"max {fmt_number(toci.max_mg)} mg"
-    if dose.dose_mg is not None:
-        basis = f"{fmt_number(dose.dose_mg_per_kg)} mg/kg x {fmt_number(dose.weight.weight_kg)} kg"  # type: ignore[union-attr]
-        text = f"Tocilizumab {fmt_number(dose.dose_mg)} mg IV over 1 h ({basis}, {cap}). {repeat}"
-    else:
-        why = (
-            "the latest weight is implausible (see Data quality), confirm it"
-            if weight_flags
-            else f"no weight in the last {policy.freshness.weight_days:g} days, weigh the patient"
-        )
-        per_kg = fmt_number(dose.dose_mg_per_kg)
-        text = f"Tocilizumab {per_kg} mg/kg IV over 1 h ({cap}): {why} and calculate the dose. {repeat}"
+    key, params = tocilizumab_wording(situation, dose, weight_flags)
     findings.recommended.append(
         RecommendedOrder(
             rule=rule,
             drug="tocilizumab",
             dose_mg=dose.dose_mg,
             dose_mg_per_kg=None if dose.dose_mg is not None else dose.dose_mg_per_kg,
-            infusion_minutes=toci.infusion_minutes,
-            text=text,
+            infusion_minutes=policy.tocilizumab.infusion_minutes,
+            key=key,
+            params=params,
+            notes=dose_notes(situation, (*dose.flags, *limit_flags)),
         )
     )
+
+
+def tocilizumab_wording(
+    situation: Situation, dose: TociDose, weight_flags: tuple[str, ...]
+) -> tuple[str, dict[str, Param]]:
+    """M-TOCI-DOSE: the order's wording key and its values (dose basis, cap, infusion time, repeat criteria)."""
+    policy = situation.ctx.policy
+    toci = policy.tocilizumab
+    params: dict[str, Param] = {
+        "mg_per_kg": dose.dose_mg_per_kg,
+        "max_mg": toci.max_mg,
+        "minutes": toci.infusion_minutes,
+        "interval": toci.min_interval_hours,
+        "per_24h": toci.max_doses_per_24h,
+        "window": LIMIT_WINDOW_HOURS,
+        "total": toci.max_total_doses,
+    }
+    if dose.dose_mg is not None and dose.weight is not None:
+        return "order.tocilizumab", params | {"dose": dose.dose_mg, "weight": dose.weight.weight_kg}
+    if weight_flags:
+        return "order.tocilizumab.weight-implausible", params
+    return "order.tocilizumab.no-weight", params | {"days": policy.freshness.weight_days}
+
+
+def dose_notes(situation: Situation, flags: tuple[str, ...]) -> tuple[Note, ...]:
+    """Notes that sit with the tocilizumab dose: the label's dose under the weight threshold, and a repeat
+    dose whose improvement cannot be judged from the chart."""
+    toci = situation.ctx.policy.tocilizumab
+    notes = []
+    if "tocilizumab-label-12-mg-per-kg-under-30-kg" in flags:
+        notes.append(
+            note(
+                "M-TOCI-DOSE",
+                "M-TOCI-DOSE.label-under-weight",
+                label_mg_per_kg=toci.label_mg_per_kg_under_threshold,
+                weight_below=toci.label_weight_threshold_kg,
+                mg_per_kg=toci.mg_per_kg,
+            )
+        )
+    if "grade-at-last-dose-unknown" in flags:
+        notes.append(note("M-TOCI-LIMITS", "M-TOCI-LIMITS.grade-at-last-dose-unknown"))
+    return tuple(notes)
 
 
 def _hlh_protocol(situation: Situation, findings: Findings) -> None:
@@ -182,11 +179,7 @@ def _hlh_protocol(situation: Situation, findings: Findings) -> None:
     grade_then = grade_at(ctx, first_met).grade
     if situation.current.grade is not None and (grade_then is None or situation.current.grade >= grade_then):
         findings.consider_hlh2004 = True
-        findings.step(
-            "M-HLH",
-            "HLH criteria met for >= 48 h without improvement: consider the HLH-2004 protocol.",
-            key="M-HLH.hlh-2004",
-        )
+        findings.step("M-HLH", "M-HLH.hlh-2004", hours=ctx.policy.hlh.hlh2004_after_hours)
 
 
 def _antifungal(situation: Situation, findings: Findings, steroid_suggested: bool) -> None:
@@ -200,9 +193,7 @@ def _antifungal(situation: Situation, findings: Findings, steroid_suggested: boo
         if now - d.at <= ctx.hours(management.antifungal_lookback_hours)
     ]
     if (steroids or steroid_suggested) and not antifungals:
-        findings.step(
-            "M-STEROID-ANTIFUNGAL", "Corticosteroids for CRS or ICANS: strongly consider antifungal prophylaxis."
-        )
+        findings.step("M-STEROID-ANTIFUNGAL")
 
 
 def _icans_alone(situation: Situation, findings: Findings) -> None:
@@ -214,14 +205,8 @@ def _icans_alone(situation: Situation, findings: Findings) -> None:
     grade = situation.current
     if icans < 1 or (grade.grade or 0) >= 1 or grade.possible_grade is not None:
         return
-    findings.step(
-        "M-ICANS-ALONE",
-        f"ICANS grade {icans} ({fmt_time(situation.icans_at)}) without CRS: the CRS protocol does not cover "
-        "isolated ICANS; follow the institutional ICANS protocol. Tocilizumab is not a treatment for isolated ICANS.",
-        key="M-ICANS-ALONE",
-        icans_grade=str(icans),
-        time=fmt_time(situation.icans_at),
-    )
+    when = {"time": situation.icans_at} if situation.icans_at is not None else {}
+    findings.step("M-ICANS-ALONE", icans_grade=icans, **when)
 
 
 def indicator(situation: Situation, findings: Findings) -> Indicator:

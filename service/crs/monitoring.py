@@ -7,24 +7,18 @@ from datetime import timedelta
 from service.crs.findings import Findings, Situation
 from service.crs.history import overdue_vitals
 
+GRADING_EVERY_HOURS = 12  # M-MONITOR: the seed's "CRS grading at least every 12 hours"
+
 
 def remind(situation: Situation, findings: Findings) -> None:
     _vitals(situation, findings)
     _crp_ferritin(situation, findings)
     if (situation.managed or 0) >= 2:
-        findings.remind(
-            "M-MONITOR", "Continuous cardiac telemetry and pulse oximetry (grade >= 2).", key="M-MONITOR.telemetry"
-        )
+        findings.remind("M-MONITOR", "M-MONITOR.telemetry")
     _baseline_labs(situation, findings)
     if situation.current.fever:
-        findings.remind(
-            "M-MONITOR",
-            "Febrile: infection work-up with blood and urine cultures and a chest radiograph, if not already sent.",
-            key="M-MONITOR.infection-work-up",
-        )
-    findings.remind(
-        "M-MONITOR", "Grade CRS at least every 12 h, and whenever the clinical status changes.", key="M-MONITOR.grading"
-    )
+        findings.remind("M-MONITOR", "M-MONITOR.infection-work-up")
+    findings.remind("M-MONITOR", "M-MONITOR.grading", hours=GRADING_EVERY_HOURS)
 
 
 def _vitals(situation: Situation, findings: Findings) -> None:
@@ -32,12 +26,8 @@ def _vitals(situation: Situation, findings: Findings) -> None:
     if overdue:  # C4
         findings.fire("C4")
         findings.flags.add("vitals-overdue")
-        findings.remind(
-            "M-MONITOR",
-            f"Vital signs with pulse oximetry every 4 h: {', '.join(overdue)} not documented in the last 4 h.",
-            key="M-MONITOR.vitals-overdue",
-            overdue=", ".join(overdue),
-        )
+        hours = situation.ctx.policy.freshness.vitals_interval_hours
+        findings.remind("M-MONITOR", "M-MONITOR.vitals-overdue", overdue=tuple(overdue), hours=hours)
 
 
 def _crp_ferritin(situation: Situation, findings: Findings) -> None:
@@ -46,8 +36,8 @@ def _crp_ferritin(situation: Situation, findings: Findings) -> None:
     fresh = {lab.kind for lab in ctx.timeline.labs.between(now - interval, now)}
     stale = [name for kind, name in (("crp", "CRP"), ("ferritin", "ferritin")) if kind not in fresh]
     if stale:
-        text = f"Daily CRP and ferritin: {' and '.join(stale)} not resulted in the last 24 h."
-        findings.remind("M-MONITOR", text, key="M-MONITOR.crp-ferritin", stale=" and ".join(stale))
+        hours = ctx.policy.freshness.crp_ferritin_interval_hours
+        findings.remind("M-MONITOR", "M-MONITOR.crp-ferritin", stale=tuple(stale), hours=hours)
 
 
 def _baseline_labs(situation: Situation, findings: Findings) -> None:
@@ -58,5 +48,5 @@ def _baseline_labs(situation: Situation, findings: Findings) -> None:
     found = {lab.panel_item for lab in ctx.timeline.baseline_labs.between(start, ctx.t0)}
     missing = [item for item in ctx.policy.codes.baseline_panel if item not in found]
     if missing:
-        text = f"Baseline labs before the CAR T infusion not found: {', '.join(missing)}."
-        findings.remind("M-MONITOR", text, key="M-MONITOR.baseline-labs", missing=", ".join(missing))
+        days = ctx.policy.freshness.baseline_window_days
+        findings.remind("M-MONITOR", "M-MONITOR.baseline-labs", missing=tuple(missing), days=days)

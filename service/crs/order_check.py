@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from service.crs.assessment import INDICATOR_RANK, Frozen, Indicator, Note
+from service.crs.assessment import INDICATOR_RANK, Frozen, Indicator, Note, Param
 from service.crs.timeline import Order
 
 
@@ -29,11 +29,15 @@ class OrderCheck(Frozen):
     corrected: CorrectedDose | None = None
     delete: bool = False
     next_allowed_at: datetime | None = Field(default=None)
+    as_of: datetime
+    time_zone: str = "UTC"
+    policy_version: str
 
 
 class DraftCheck:
-    def __init__(self, draft: Order) -> None:
+    def __init__(self, draft: Order, as_of: datetime, time_zone: str, policy_version: str) -> None:
         self.draft = draft
+        self.as_of, self.time_zone, self.policy_version = as_of, time_zone, policy_version
         self.rules: list[str] = []
         self.messages: list[tuple[Indicator, Note]] = []
         self.level: Indicator = "info"
@@ -41,9 +45,10 @@ class DraftCheck:
         self.delete = False
         self.next_allowed_at: datetime | None = None
 
-    def fire(self, rule: str, level: Indicator, text: str, **params: str) -> None:
+    def fire(self, rule: str, level: Indicator, parts: tuple[Note, ...] = (), /, **params: Param) -> None:
+        """The rule fired on this draft; its message is the wording key ``rule`` with ``params``."""
         self.rules.append(rule)
-        self.messages.append((level, Note(rule=rule, key=rule, text=text, params=params)))
+        self.messages.append((level, Note(rule=rule, key=rule, params=params, parts=parts)))
         if INDICATOR_RANK[level] > INDICATOR_RANK[self.level]:
             self.level = level
 
@@ -61,4 +66,7 @@ class DraftCheck:
             corrected=self.corrected,
             delete=self.delete,
             next_allowed_at=self.next_allowed_at,
+            as_of=self.as_of,
+            time_zone=self.time_zone,
+            policy_version=self.policy_version,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.crs.evidence import fmt_number, fmt_time
+from service.crs.assessment import Param
 from service.crs.findings import Situation
 from service.crs.grading import age_in_years
 from service.crs.management import icans_veto
@@ -17,7 +17,8 @@ def check_orders(situation: Situation, drafts: tuple[Order, ...]) -> tuple[Order
     """Checks of the given drafts (order-select: the selected ones; order-sign: all)."""
     results = []
     for draft in drafts:
-        check = DraftCheck(draft)
+        policy = situation.ctx.policy
+        check = DraftCheck(draft, situation.now, policy.time_zone, policy.version)
         _check_draft(situation, check)
         result = check.result()
         if result is not None:
@@ -31,20 +32,12 @@ def _check_draft(situation: Situation, check: DraftCheck) -> None:
     if policy.has_role(drug, "tocilizumab"):
         _tocilizumab(situation, check)
     elif policy.has_role(drug, "gm-csf"):  # O-GMCSF
-        check.fire(
-            "O-GMCSF",
-            "critical",
-            "GM-CSF (sargramostim) is contraindicated after CAR T-cell therapy; G-CSF is permissible.",
-        )
+        check.fire("O-GMCSF", "critical")
         check.delete = True
     elif policy.has_role(drug, "corticosteroid"):
         check_steroid(situation, check)
     elif policy.has_role(drug, "car-t"):  # O-CART-FILTER
-        check.fire(
-            "O-CART-FILTER",
-            "info",
-            "CAR T-cell infusion: do not use leukapheresis (leukodepletion) filters; no routine steroid premedication.",
-        )
+        check.fire("O-CART-FILTER", "info")
 
 
 def _tocilizumab(situation: Situation, check: DraftCheck) -> None:
@@ -52,25 +45,13 @@ def _tocilizumab(situation: Situation, check: DraftCheck) -> None:
     _tocilizumab_dose(situation, check)
     block, _flags = limit_block(ctx, tocilizumab_history(ctx, now), situation.current.comparable, now)
     if block is not None:  # O-TOCI-LIMITS: every limit that blocks, and the earliest time all hold
-        when = f" Next dose allowed from {fmt_time(block.next_allowed_at)}." if block.next_allowed_at else ""
-        text = f"Tocilizumab limit reached: {block.reason}.{when}"
-        check.fire("O-TOCI-LIMITS", "critical", text, reason=block.reason, next_allowed=when.strip())
+        when = {"next_allowed": block.next_allowed_at} if block.next_allowed_at else {}
+        check.fire("O-TOCI-LIMITS", "critical", block.reasons, **when)
         check.next_allowed_at = block.next_allowed_at
     if icans_veto(situation):  # O-TOCI-ICANS
-        check.fire(
-            "O-TOCI-ICANS",
-            "warning",
-            "Grade 1 CRS with ICANS grade >= 2: give corticosteroids instead of tocilizumab, "
-            "which does not cross the blood-brain barrier effectively.",
-        )
+        check.fire("O-TOCI-ICANS", "warning")
     elif situation.managed is None or situation.managed <= 1:  # O-TOCI-GRADE (reading: unknown grade too)
-        grade = "could not be determined from recent data" if situation.managed is None else f"is {situation.managed}"
-        check.fire(
-            "O-TOCI-GRADE",
-            "info",
-            f"Tocilizumab is not indicated by the protocol at this grade: the managed CRS grade {grade}.",
-            grade=grade,
-        )
+        check.fire("O-TOCI-GRADE", "info", **_grade(situation.managed))
 
 
 def _tocilizumab_dose(situation: Situation, check: DraftCheck) -> None:
@@ -85,7 +66,7 @@ def _tocilizumab_dose(situation: Situation, check: DraftCheck) -> None:
     draft = check.draft
     if weight is None and draft.dose_mg is None and draft.dose_mg_per_kg is not None:
         too_high = draft.dose_mg_per_kg > _allowed_per_kg_without_weight(situation) * _tolerance(policy)
-        ordered = f"{fmt_number(draft.dose_mg_per_kg)} mg/kg"
+        ordered: dict[str, Param] = {"ordered_mg_per_kg": draft.dose_mg_per_kg}
     else:
         draft_mg = draft.dose_mg
         if draft_mg is None and draft.dose_mg_per_kg is not None and weight is not None:
@@ -96,7 +77,7 @@ def _tocilizumab_dose(situation: Situation, check: DraftCheck) -> None:
             weight is not None
             and draft_mg > _allowed_per_kg(policy, weight.weight_kg) * weight.weight_kg * _tolerance(policy)
         )
-        ordered = f"{fmt_number(draft_mg)} mg"
+        ordered = {"ordered_mg": draft_mg}
     if too_high:
         _correct_tocilizumab(situation, check, weight, ordered)
 
@@ -117,25 +98,25 @@ def _allowed_per_kg_without_weight(situation: Situation) -> float:
     return policy.tocilizumab.label_mg_per_kg_under_threshold if child else policy.tocilizumab.mg_per_kg
 
 
-def _correct_tocilizumab(situation: Situation, check: DraftCheck, weight: Weight | None, ordered: str) -> None:
+def _correct_tocilizumab(
+    situation: Situation, check: DraftCheck, weight: Weight | None, ordered: dict[str, Param]
+) -> None:
     policy = situation.ctx.policy
     toci = policy.tocilizumab
     protocol = tocilizumab_dose(policy, weight)
-    dose_text = (
-        f"{fmt_number(protocol.dose_mg)} mg"
+    dose: dict[str, Param] = (
+        {"protocol_mg": protocol.dose_mg}
         if protocol.dose_mg is not None
-        else f"{fmt_number(protocol.dose_mg_per_kg)} mg/kg"
+        else {"protocol_mg_per_kg": protocol.dose_mg_per_kg}
     )
     check.corrected = CorrectedDose(
         drug=check.draft.drug,
         dose_mg=protocol.dose_mg,
         dose_mg_per_kg=None if protocol.dose_mg is not None else protocol.dose_mg_per_kg,
     )
-    check.fire(
-        "O-TOCI-DOSE",
-        "warning",
-        f"Tocilizumab {ordered} is above the protocol dose; "
-        f"the protocol dose is {dose_text} ({fmt_number(toci.mg_per_kg)} mg/kg, max {fmt_number(toci.max_mg)} mg).",
-        ordered=ordered,
-        protocol_dose=dose_text,
-    )
+    check.fire("O-TOCI-DOSE", "warning", **ordered, **dose, mg_per_kg=toci.mg_per_kg, max_mg=toci.max_mg)
+
+
+def _grade(managed: int | None) -> dict[str, Param]:
+    """O-TOCI-GRADE, O-STEROID-GRADE: the managed grade, absent when recent data could not determine it."""
+    return {} if managed is None else {"grade": managed}

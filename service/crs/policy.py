@@ -8,8 +8,9 @@ TOML by ``service.policy_file``; the engine only ever sees this model.
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 Hours = Annotated[float, Field(gt=0, le=24 * 60)]
 Coding = Annotated[str, Field(pattern=r"^\S+\|\S+$")]  # "system|code"
@@ -249,6 +250,18 @@ class Policy(Strict):
     codes: CodePolicy
     drugs: dict[str, DrugDefinition] = Field(min_length=1)
     time_zone: str = Field(default="UTC", description="IANA name: times on cards are shown in it")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        """M-CARD-LAYOUT: an IANA zone name the system's tz database knows (e.g. Europe/Berlin), never an offset."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin)") from error
+        if value not in available_timezones() and value != "UTC":
+            raise ValueError(f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin)")
+        return value
 
     @model_validator(mode="after")
     def _equivalents_name_steroids(self) -> Policy:

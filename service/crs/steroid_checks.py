@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from service.crs.evidence import fmt_number
 from service.crs.findings import Situation
 from service.crs.history import car_t_infusions
 from service.crs.order_check import CorrectedDose, DraftCheck
-from service.crs.steroid_plan import steroid_indications
+from service.crs.steroid_plan import regimen_note, steroid_indications
 from service.crs.steroids import Regimen, taper_position
 from service.crs.timeline import Order
 
@@ -41,11 +40,7 @@ def _premedication(situation: Situation, check: DraftCheck) -> bool:
     no_crs = situation.current.grade is None or situation.current.grade == 0
     in_window = not_yet_given or recently_given
     if in_window and no_crs and not situation.icans_grade and not _label_prophylaxis(situation, check.draft):
-        check.fire(
-            "O-STEROID-PREMED",
-            "warning",
-            "Do not give routine corticosteroid premedication before CAR T-cell infusion.",
-        )
+        check.fire("O-STEROID-PREMED", "warning")
     return in_window
 
 
@@ -74,14 +69,7 @@ def _steroid_grade(situation: Situation, check: DraftCheck, premedication_window
         return
     if taper_position(situation.ctx, situation.now) is not None:
         return
-    grade = "could not be determined from recent data" if managed is None else f"is {managed}"
-    check.fire(
-        "O-STEROID-GRADE",
-        "info",
-        f"Corticosteroids are not indicated by the CRS protocol at this grade (the managed CRS grade {grade}): "
-        "supportive care only.",
-        grade=grade,
-    )
+    check.fire("O-STEROID-GRADE", "info", **({} if managed is None else {"grade": managed}))
 
 
 def _steroid_high(situation: Situation, check: DraftCheck) -> None:
@@ -100,14 +88,7 @@ def _steroid_high(situation: Situation, check: DraftCheck) -> None:
         check.corrected = CorrectedDose(
             drug=regimen.drug, dose_mg=regimen.dose_mg, interval_hours=regimen.interval_hours
         )
-    check.fire(
-        "O-STEROID-HIGH",
-        "warning",
-        f"{check.draft.drug.capitalize()} {fmt_number(dose)} mg is above {fmt_number(limit)} mg per dose.",
-        drug=check.draft.drug,
-        dose=fmt_number(dose),
-        limit=fmt_number(limit),
-    )
+    check.fire("O-STEROID-HIGH", "warning", drug=check.draft.drug, dose=dose, limit=limit)
 
 
 def _steroid_dose(situation: Situation, check: DraftCheck) -> None:
@@ -130,12 +111,4 @@ def _steroid_dose(situation: Situation, check: DraftCheck) -> None:
     if draft_daily >= regimen_daily - 1e-9:
         return
     check.corrected = corrected_to(regimen)
-    label = regimen.drug.capitalize()
-    check.fire(
-        "O-STEROID-DOSE",
-        "info",
-        f"Below the protocol regimen for managed grade {situation.managed}: "
-        f"{label} {fmt_number(regimen.dose_mg)} mg IV every {regimen.interval_hours:g} h ({regimen.rule}).",
-        managed_grade=str(situation.managed),
-        regimen=f"{label} {fmt_number(regimen.dose_mg)} mg IV every {regimen.interval_hours:g} h",
-    )
+    check.fire("O-STEROID-DOSE", "info", (regimen_note(regimen),), managed_grade=situation.managed or 0)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from service.crs.assessment import RecommendedOrder
-from service.crs.evidence import fmt_number, fmt_time
+from service.crs.assessment import Note, Param, RecommendedOrder, note
 from service.crs.findings import Findings, Situation
 from service.crs.history import car_t_infusions
 from service.crs.steroids import (
@@ -22,7 +21,7 @@ from service.crs.steroids import (
     taper_position,
 )
 
-STEROID_LABEL = {"dexamethasone": "Dexamethasone", "methylprednisolone": "Methylprednisolone"}
+RECENT_STEROID_HOURS = 24  # M-STEROID-SELECT: a steroid "given in the last 24 h"
 
 
 @dataclass(frozen=True)
@@ -50,21 +49,22 @@ def plan_steroids(situation: Situation, findings: Findings) -> bool:
     indications = steroid_indications(situation)
     icans_with_crs, regimens = indications.icans_with_crs, indications.regimens
     if situation.managed == 2 and not (indications.dex_evidence or indications.early_product or icans_with_crs):
+        steroids = ctx.policy.steroids
         findings.step(
             "M-G2-DEX",
-            "Next step if hypotension persists after two fluid boluses and 1-2 tocilizumab doses: "
-            "dexamethasone 10 mg IV every 12 h for 1-2 doses.",
-            key="M-G2-DEX.next-step",
+            "M-G2-DEX.next-step",
+            dose=steroids.dexamethasone_mg,
+            interval=steroids.dexamethasone_grade2_interval_hours,
+            max_doses=steroids.dexamethasone_grade2_max_doses,
         )
     if icans_with_crs:  # M-ICANS applies; M-STEROID-SELECT may still pick a more intensive regimen
         findings.fire("M-ICANS")
     if icans_with_crs and (situation.icans_grade or 0) >= 3:
-        findings.step("M-ICANS", "ICANS grade >= 3: follow the institutional ICANS protocol.", key="M-ICANS.protocol")
+        findings.step("M-ICANS", "M-ICANS.protocol")
     taper = taper_position(ctx, now)
     if taper is not None:  # M-STEROID-SELECT: methylprednisolone given in 24 h
         findings.fire("M-STEROID-SELECT")
-        text = taper_text(situation, taper)
-        findings.step("M-G4", text, key="M-G4.taper-today", taper=text)
+        findings.next_steps.append(taper_today(situation, taper))
     if high_dose_running_without_response(ctx, situation.current.grade, now):  # M-G4 escalation
         regimens = [escalation_regimen(situation)]
     if not regimens:
@@ -75,11 +75,7 @@ def plan_steroids(situation: Situation, findings: Findings) -> bool:
     findings.fire(chosen.rule)
     if taper is not None and not chosen.is_escalation:  # M-G4: the taper statement is the one statement
         if chosen.drug == "dexamethasone":
-            findings.step(
-                "M-STEROID-SELECT",
-                "Methylprednisolone is running: follow its taper; no dexamethasone in addition.",
-                key="M-STEROID-SELECT.methylprednisolone-running",
-            )
+            findings.step("M-STEROID-SELECT", "M-STEROID-SELECT.methylprednisolone-running")
         return False
     return _suggest_unless_running(situation, findings, chosen, taper is not None)
 
@@ -102,20 +98,14 @@ def _suggest_unless_running(situation: Situation, findings: Findings, chosen: Re
     same = [item for item in running if item.at_least(chosen, policy)]
     if same:
         if not tapering:  # an escalation already given is told by the taper statement
-            described = describe_running(same[0])
-            findings.step("M-ACTIVE-ORDER", f"Continue {described}.", regimen=described)
+            findings.fire("M-ACTIVE-ORDER")
+            findings.next_steps.append(note("M-ACTIVE-ORDER", None, (describe_running(same[0]),)))
         return False
     if running and not chosen.is_escalation:
-        described, protocol = describe_running(running[0]), _regimen_text(chosen)
-        findings.step(
-            "M-ACTIVE-ORDER",
-            f"Running: {described}, less intensive than the protocol's {protocol}: "
-            "replace it with the suggested order.",
-            key="M-ACTIVE-ORDER.less-intensive",
-            running=described,
-            regimen=protocol,
-        )
-    findings.recommended.append(_recommended(chosen))
+        findings.fire("M-ACTIVE-ORDER")
+        parts = (describe_running(running[0]), regimen_note(chosen))
+        findings.next_steps.append(note("M-ACTIVE-ORDER", "M-ACTIVE-ORDER.less-intensive", parts))
+    findings.recommended.append(_recommended(situation, chosen))
     return True
 
 
@@ -123,15 +113,39 @@ def _newest_first(item: RunningSteroid) -> tuple[bool, float]:
     return item.since is None, -(item.since.timestamp() if item.since else 0)
 
 
-def describe_running(item: RunningSteroid) -> str:
+def describe_running(item: RunningSteroid) -> Note:
     """A running regimen by drug, dose, interval and time, never by a FHIR id."""
-    dose = f"{fmt_number(item.dose_mg)} mg" if item.dose_mg is not None else "(dose not documented)"
-    interval = f" every {fmt_number(item.interval_hours)} h" if item.interval_hours else ""
-    when = f"ordered {fmt_time(item.since)}" if item.ordered else f"last given {fmt_time(item.since)}"
-    return f"{item.drug} {dose}{interval}, {when}"
+    params: dict[str, Param] = {"drug": item.drug, "status": "ordered" if item.ordered else "given"}
+    if item.dose_mg is not None:
+        params["dose"] = item.dose_mg
+    if item.interval_hours:
+        params["interval"] = item.interval_hours
+    if item.since is not None:
+        params["time"] = item.since
+    return note("M-ACTIVE-ORDER", "running-steroid", **params)
 
 
-def _recommended(chosen: Regimen) -> RecommendedOrder:
+def regimen_params(regimen: Regimen) -> dict[str, Param]:
+    params: dict[str, Param] = {"drug": regimen.drug, "dose": regimen.dose_mg, "interval": regimen.interval_hours}
+    if regimen.interval_max_hours:
+        params["interval_max"] = regimen.interval_max_hours
+    if regimen.max_doses:
+        params["max_doses"] = regimen.max_doses
+    if regimen.duration_days:
+        params["days"] = regimen.duration_days
+    return params
+
+
+def regimen_note(regimen: Regimen) -> Note:
+    return note(regimen.rule, "regimen", **regimen_params(regimen))
+
+
+def _recommended(situation: Situation, chosen: Regimen) -> RecommendedOrder:
+    """The steroid order; its wording key names the rule's reason (``order.<rule>``, the escalation its own)."""
+    key = "order.M-G4.escalation" if chosen.is_escalation else f"order.{chosen.rule}"
+    params = regimen_params(chosen)
+    if chosen.is_escalation:
+        params["after"] = situation.ctx.policy.steroids.methylprednisolone_escalation_after_hours
     return RecommendedOrder(
         rule=chosen.rule,
         drug=chosen.drug,
@@ -140,7 +154,8 @@ def _recommended(chosen: Regimen) -> RecommendedOrder:
         interval_max_hours=chosen.interval_max_hours,
         max_doses=chosen.max_doses,
         duration_days=chosen.duration_days,
-        text=_regimen_text(chosen) + _regimen_reason(chosen),
+        key=key,
+        params=params,
         is_recommended=not chosen.is_escalation,
     )
 
@@ -153,61 +168,29 @@ def _early_steroid_product(situation: Situation) -> bool:
 
 def _taper_rapidly(situation: Situation, findings: Findings) -> None:
     """M-STEROID-SELECT: a steroid in the last 24 h with managed grade <= 1 and no ICANS >= 2."""
-    recent = steroid_doses(situation.ctx, situation.now, timedelta(hours=24))
+    recent = steroid_doses(situation.ctx, situation.now, timedelta(hours=RECENT_STEROID_HOURS))
     if recent and (situation.managed or 0) <= 1 and (situation.icans_grade or 0) < 2 and situation.managed is not None:
-        findings.step(
-            "M-STEROID-SELECT",
-            "A corticosteroid was given in the last 24 h and the grade is <= 1: taper rapidly.",
-            key="M-STEROID-SELECT.taper-rapidly",
-        )
+        findings.step("M-STEROID-SELECT", "M-STEROID-SELECT.taper-rapidly", hours=RECENT_STEROID_HOURS)
 
 
-def _regimen_text(regimen: Regimen) -> str:
-    frequency = f"every {regimen.interval_hours:g}"
-    if regimen.interval_max_hours:
-        frequency += f"-{regimen.interval_max_hours:g}"
-    text = f"{STEROID_LABEL[regimen.drug]} {fmt_number(regimen.dose_mg)} mg IV {frequency} h"
-    if regimen.max_doses:
-        text += f" for 1-{regimen.max_doses} doses"
-    return text
+def taper_steps(situation: Situation) -> tuple[Note, ...]:
+    """M-G4: the whole methylprednisolone taper of the policy, one note per step."""
+    return tuple(
+        note("M-G4", "M-G4.taper-step", dose=step.dose_mg, interval=step.interval_hours, **_days(step.days))
+        for step in situation.ctx.policy.steroids.methylprednisolone_taper
+    )
 
 
-REGIMEN_REASONS = {
-    "M-G4": ": grade 4 CRS, high-dose methylprednisolone for 3 days, then taper.",
-    "M-G3": ": grade 3 CRS management (or an equivalent corticosteroid); taper rapidly once improved.",
-    "M-HLH": ": suspected HLH, managed as grade 3 CRS.",
-    "M-ICANS": " (repeat every 6-12 h by neurologic status): ICANS grade >= 2 with CRS.",
-    "M-EARLY-STEROID": (
-        ": earlier steroid use reduces CRS severity with this CAR T product; do not wait for refractory hypotension."
-    ),
-    "M-G2-DEX": ": hypotension persists after two fluid boluses and tocilizumab.",
-}
+def _days(days: float | None) -> dict[str, Param]:
+    return {"days": days} if days else {}
 
 
-def _regimen_reason(regimen: Regimen) -> str:
-    if regimen.is_escalation:
-        return (
-            ": consider when grade 4 persists after 24 h of methylprednisolone; "
-            "or an alternative agent per the institutional protocol."
-        )
-    return REGIMEN_REASONS[regimen.rule]
-
-
-def taper_text(situation: Situation, taper: TaperPosition | None) -> str:
-    """M-G4: the whole methylprednisolone taper; when it is running, one statement of today's step first."""
-    steps = situation.ctx.policy.steroids.methylprednisolone_taper
-    parts = [
-        f"{fmt_number(s.dose_mg)} mg q{s.interval_hours:g}h x {s.days:g} days"
-        if s.days
-        else f"{fmt_number(s.dose_mg)} mg q{s.interval_hours:g}h until grade <= 1"
-        for s in steps
-    ]
-    whole = f"Methylprednisolone taper: {' -> '.join(parts)}."
-    if taper is None:
-        return whole
+def taper_today(situation: Situation, taper: TaperPosition) -> Note:
+    """M-G4: one statement of today's step (day N of the course), or of an escalated dose, with the whole taper."""
     day = int((situation.now - taper.started_at) / timedelta(days=1)) + 1
-    last = taper.latest_dose
+    last, steps = taper.latest_dose, situation.ctx.policy.steroids.methylprednisolone_taper
     if last.dose_mg is not None and last.dose_mg > steps[0].dose_mg:
-        given = f"{fmt_number(last.dose_mg)} mg given {fmt_time(last.at)}"
-        return f"Methylprednisolone day {day} of the course: escalated ({given}); taper once improved. {whole}"
-    return f"Methylprednisolone day {day} of the course: today's step is {parts[taper.step_index]}. {whole}"
+        return note("M-G4", "M-G4.escalated", taper_steps(situation), day=day, dose=last.dose_mg, time=last.at)
+    step = taper.step
+    params = {"day": day, "dose": step.dose_mg, "interval": step.interval_hours, **_days(step.days)}
+    return note("M-G4", "M-G4.taper-today", taper_steps(situation), **params)

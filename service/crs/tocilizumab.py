@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
+from service.crs.assessment import Note, note
 from service.crs.grading import Context, grade_at
 from service.crs.policy import Policy
 from service.crs.timeline import Administration, Order, Weight
+
+LIMIT_WINDOW_HOURS = 24  # M-TOCI-LIMITS: the seed's "maximum 3 doses in 24 hours" (the count is policy)
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class TociDose:
 class LimitBlock:
     """Why a dose may not be given now, and when one may (None: not by these limits)."""
 
-    reason: str
+    reasons: tuple[Note, ...]
     next_allowed_at: datetime | None
 
 
@@ -120,30 +123,29 @@ def limit_block(
     """
     toci = ctx.policy.tocilizumab
     if history.count >= toci.max_total_doses:
-        reason = (
-            f"{toci.max_total_doses} doses since the CAR T infusion: "
-            "follow the institutional protocol for alternative agents"
-        )
-        return LimitBlock(reason, None), ()
+        return LimitBlock((note("M-TOCI-LIMITS", "M-TOCI-LIMITS.total", total=toci.max_total_doses),), None), ()
     reasons = _timing_reasons(ctx, history.given, now)
     next_allowed = next_allowed_at(ctx, history.given) if reasons else None
     if history.pending_orders:
-        reasons.insert(0, "an active tocilizumab order has not been given yet")
+        reasons.insert(0, note("M-TOCI-LIMITS", "M-TOCI-LIMITS.order-not-given"))
         next_allowed = None
     improvement, flags = _improvement_block(ctx, history.given[-1], grade_now) if history.given else (None, ())
     if improvement is not None:
         reasons.append(improvement)
-    return (LimitBlock("; ".join(reasons), next_allowed) if reasons else None), flags
+    return (LimitBlock(tuple(reasons), next_allowed) if reasons else None), flags
 
 
-def _timing_reasons(ctx: Context, given: tuple[Administration, ...], now: datetime) -> list[str]:
+def _timing_reasons(ctx: Context, given: tuple[Administration, ...], now: datetime) -> list[Note]:
     """The count-in-24-h and interval limits that block a dose at ``now``."""
     toci = ctx.policy.tocilizumab
     reasons = []
-    if len([dose for dose in given if dose.at > now - ctx.hours(24)]) >= toci.max_doses_per_24h:
-        reasons.append(f"{toci.max_doses_per_24h} doses in the last 24 h")
+    if len([dose for dose in given if dose.at > now - ctx.hours(LIMIT_WINDOW_HOURS)]) >= toci.max_doses_per_24h:
+        reasons.append(
+            note("M-TOCI-LIMITS", "M-TOCI-LIMITS.per-24h", per_24h=toci.max_doses_per_24h, hours=LIMIT_WINDOW_HOURS)
+        )
     if given and now - given[-1].at < ctx.hours(toci.min_interval_hours):
-        reasons.append(f"less than {toci.min_interval_hours:g} h since the last dose")
+        interval = toci.min_interval_hours
+        reasons.append(note("M-TOCI-LIMITS", "M-TOCI-LIMITS.interval", interval=interval, last=given[-1].at))
     return reasons
 
 
@@ -159,11 +161,13 @@ def next_allowed_at(ctx: Context, given: tuple[Administration, ...]) -> datetime
     toci = ctx.policy.tocilizumab
     candidates = [given[-1].at + ctx.hours(toci.min_interval_hours)]
     if len(given) >= toci.max_doses_per_24h:
-        candidates.append(given[-toci.max_doses_per_24h].at + ctx.hours(24))
+        candidates.append(given[-toci.max_doses_per_24h].at + ctx.hours(LIMIT_WINDOW_HOURS))
     return max(candidates)
 
 
-def _improvement_block(ctx: Context, last: Administration, grade_now: int | None) -> tuple[str | None, tuple[str, ...]]:
+def _improvement_block(
+    ctx: Context, last: Administration, grade_now: int | None
+) -> tuple[Note | None, tuple[str, ...]]:
     """A repeat dose only without improvement: the grade now not lower than at the last dose.
 
     The grade at the dose is computed like any grade: with fever unknown then, it is unknown (not 0).
@@ -172,7 +176,7 @@ def _improvement_block(ctx: Context, last: Administration, grade_now: int | None
     if grade_then is None:
         return None, ("grade-at-last-dose-unknown",)
     if grade_now is None:
-        return "the current grade cannot be determined, so improvement cannot be excluded", ()
+        return note("M-TOCI-LIMITS", "M-TOCI-LIMITS.grade-unknown"), ()
     if grade_now < grade_then:
-        return f"improving since the last dose (grade {grade_then} then, {grade_now} now)", ()
+        return note("M-TOCI-LIMITS", "M-TOCI-LIMITS.improving", grade_then=grade_then, grade_now=grade_now), ()
     return None, ()

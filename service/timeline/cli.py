@@ -23,6 +23,9 @@ def timeline(bundle: Path, now_text: str | None, out: Path, timezone: str | None
     """Write the CRS timeline of a FHIR Bundle file (any Bundle type; entries are the chart)."""
     from pydantic import ValidationError
 
+    from service.cards.wording import Wording
+    from service.catalog.cards import load_card_catalog
+    from service.catalog.errors import CatalogError
     from service.cli import ConfigProblem, _parse_now, _read_json, load_settings
     from service.fhir.bundles import bundle_resources, is_resource
     from service.fhir.translate import Translator
@@ -35,18 +38,20 @@ def timeline(bundle: Path, now_text: str | None, out: Path, timezone: str | None
     if out.suffix.lower() not in (".html", ".svg"):
         raise click.BadParameter("the output file must end in .html or .svg", param_hint="--out")
     try:
-        policy = load_policy(load_settings().policy)
-        zone = (TimelineSettings(timezone=timezone) if timezone else TimelineSettings()).zone
-    except PolicyError as error:
+        settings = load_settings()
+        policy = load_policy(settings.policy)
+        zone = (TimelineSettings(timezone=timezone) if timezone else TimelineSettings()).zone(policy.time_zone)
+        catalog = load_card_catalog(settings.catalog_dir)
+    except (PolicyError, CatalogError) as error:
         raise ConfigProblem(str(error)) from error
     except ValidationError as error:
         raise click.BadParameter(f"{error.errors()[0]['msg']}", param_hint="--timezone") from error
     document = _read_json(bundle)
     if not is_resource(document, "Bundle"):
         raise click.BadParameter("the file is not a FHIR Bundle", param_hint="BUNDLE")
-    layers = build_layers(
-        Translator.from_policy(policy).timeline(bundle_resources(document)), policy, _parse_now(now_text)
-    )
+    now = _parse_now(now_text)
+    timeline = Translator.from_policy(policy).timeline(bundle_resources(document))
+    layers = build_layers(timeline, policy, now, Wording(catalog.texts, str(zone), now))
     text = render_layers(layers, zone).html if out.suffix.lower() == ".html" else chart_svg(layers, zone)
     out.write_text(text, encoding="utf-8")
     click.echo(f"wrote {out}")

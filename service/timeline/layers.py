@@ -11,8 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from service.cards.wording import Wording
 from service.crs.engine import assess
-from service.crs.grading import Context, age_in_years, classify_oxygen, current_oxygen, hypotension_limits
+from service.crs.grading import (
+    Context,
+    age_in_years,
+    classify_oxygen,
+    current_oxygen,
+    grade_at,
+    hypotension_limits,
+)
 from service.crs.history import car_t_infusions, grade_history
 from service.crs.policy import DrugRole, Policy
 from service.crs.timeline import Timeline
@@ -96,7 +104,8 @@ class Layers:
     policy_version: str
 
 
-def build_layers(timeline: Timeline, policy: Policy, now: datetime) -> Layers:
+def build_layers(timeline: Timeline, policy: Policy, now: datetime, wording: Wording) -> Layers:
+    """The chart's layers at ``now``; ``wording`` renders the engine's reasons (the cards' own texts)."""
     infusions = car_t_infusions(Context(timeline, policy, None), now)
     ctx = Context(timeline, policy, infusions[0].at if infusions else None)
     start = ctx.t0 if ctx.t0 is not None else now - DEFAULT_WINDOW
@@ -122,7 +131,7 @@ def build_layers(timeline: Timeline, policy: Policy, now: datetime) -> Layers:
             for r in timeline.icans.between(start, now)
         ),
         grades=grade_steps(timeline, policy, ctx, now),
-        tocilizumab=_toci_limits(ctx, current.grade, now),
+        tocilizumab=_toci_limits(ctx, grade_at(ctx, now).comparable, now, wording),
         in_scope=current.in_scope,
         policy_version=current.policy_version,
     )
@@ -198,7 +207,7 @@ def grade_steps(timeline: Timeline, policy: Policy, ctx: Context, now: datetime)
     return tuple(steps)
 
 
-def _toci_limits(ctx: Context, grade_now: int | None, now: datetime) -> TociLimits:
+def _toci_limits(ctx: Context, grade_now: int | None, now: datetime, wording: Wording) -> TociLimits:
     """M-TOCI-LIMITS as the engine checks them now: counts, the block if any and when a dose is next allowed."""
     limits = ctx.policy.tocilizumab
     history = tocilizumab_history(ctx, now)
@@ -209,7 +218,7 @@ def _toci_limits(ctx: Context, grade_now: int | None, now: datetime) -> TociLimi
         max_total=limits.max_total_doses,
         doses_last_24h=sum(1 for dose in history.given if dose.at > day_ago),
         max_per_24h=limits.max_doses_per_24h,
-        blocked_reason=block.reason if block else None,
+        blocked_reason="; ".join(wording.note(reason) for reason in block.reasons) if block else None,
         next_allowed_at=block.next_allowed_at if block else None,
     )
 

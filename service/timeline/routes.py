@@ -39,8 +39,9 @@ def page() -> Response:
     if chart.incomplete:
         timeline = dataclasses.replace(timeline, translation_flags=timeline.translation_flags | {"data-incomplete"})
     settings: TimelineSettings = current_app.extensions[EXTENSION_KEY]
-    layers = build_layers(timeline, state.policy, state.clock())
-    rendered = render_layers(layers, settings.zone, notes=(INCOMPLETE,) if chart.incomplete else ())
+    now, zone = state.clock(), settings.zone(state.policy.time_zone)
+    layers = build_layers(timeline, state.policy, now, state.renderer.wording(str(zone), now))
+    rendered = render_layers(layers, zone, notes=(INCOMPLETE,) if chart.incomplete else ())
     response = Response(rendered.html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = rendered.csp
     return response

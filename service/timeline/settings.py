@@ -12,7 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class TimelineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRS_CDS_TIMELINE_", extra="ignore", frozen=True)
 
-    timezone: str = Field(default="UTC", description="IANA time zone the page shows times in, e.g. Europe/Paris.")
+    timezone: str | None = Field(
+        default=None, description="IANA time zone of the page (default: the policy's time_zone, as on the cards)."
+    )
     absolute_url: str | None = Field(
         default=None,
         description="For EHRs without SMART: an `absolute` card link to a site page that authorises the user itself.",
@@ -20,7 +22,9 @@ class TimelineSettings(BaseSettings):
 
     @field_validator("timezone")
     @classmethod
-    def _zone(cls, value: str) -> str:
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
@@ -34,6 +38,6 @@ class TimelineSettings(BaseSettings):
             raise ValueError(f"{value!r} must be an absolute https URL")
         return value
 
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+    def zone(self, policy_zone: str) -> ZoneInfo:
+        """The page's zone: this setting when set, else the policy's (one zone for cards and page)."""
+        return ZoneInfo(self.timezone or policy_zone)

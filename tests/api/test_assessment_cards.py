@@ -25,9 +25,11 @@ def test_patient_view_grade_3_card_carries_the_assessment(call_hook: Callable[..
     assert assessment["asOf"] == "2026-11-20T12:00:00Z"
     assert assessment["policyVersion"] == "2026.1"
     assert card["indicator"] == "critical"
-    assert card["summary"] == "CRS grade 3 (ASTCT); 2 orders suggested"
-    assert "Tocilizumab 560 mg IV over 1 h" in card["detail"]
-    assert "Dexamethasone 10 mg IV every 6 h" in card["detail"]
+    assert card["summary"] == "CRS grade 3: tocilizumab 560 mg IV + dexamethasone 10 mg IV q6h; ICU now"
+    descriptions = [s["actions"][0]["description"] for s in card["suggestions"]]
+    assert descriptions[0].startswith("Tocilizumab 560 mg IV over 60 min")
+    assert descriptions[1].startswith("Dexamethasone 10 mg IV every 6 h, immediately")
+    assert not any(text in card["detail"] for text in descriptions)  # M-CARD-LAYOUT: each order once
     uuid.UUID(card["uuid"])
 
 

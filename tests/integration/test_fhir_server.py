@@ -49,8 +49,8 @@ def drafts_of(row: dict[str, Any]) -> list[dict[str, Any]]:
 def expected_summary(row: dict[str, Any]) -> str:
     if row["grade"] == "unknown":
         return "CRS grade unknown"
-    managed = f": manage as grade {row['managed_grade']}" if row["managed_grade"] != row["grade"] else ""
-    return f"CRS grade {row['grade']} (ASTCT){managed}"
+    managed = f", managed as {row['managed_grade']}" if row["managed_grade"] != row["grade"] else ""
+    return f"CRS grade {row['grade']}{managed}"
 
 
 @pytest.mark.parametrize("row", INDEX, ids=[row["fixture"].removesuffix(".json") for row in INDEX])
@@ -108,7 +108,8 @@ def test_the_service_fetched_with_the_forwarded_token(
         "/fhir/MedicationAdministration",
         "/fhir/MedicationRequest",
         "/fhir/Observation",
-        "/fhir/Patient/crs-grade2-hypotension",
+        "/fhir/Patient/crs-grade2-hypotension",  # the EHR simulator checks the patient exists
+        "/fhir/Patient/crs-grade2-hypotension",  # the service reads it
     ]
     assert all(r["authorized"] for r in recorded)
 
@@ -127,7 +128,7 @@ def test_medplum_cds_client_as_an_independent_ehr(service_url: str, loaded: str,
     output = json.loads(result.stdout)
     assert output["prefetchKeys"] == ["patient", "observations", "medicationAdministrations", "medicationRequests"]
     (card,) = output["response"]["cards"]
-    assert card["summary"] == "CRS grade 3 (ASTCT); 2 orders suggested"
+    assert card["summary"] == "CRS grade 3: tocilizumab 576 mg IV + dexamethasone 10 mg IV q6h; ICU now"
     assert card["extension"]["crs-assessment"]["grade"] == 3
 
 

@@ -131,8 +131,10 @@ def test_crs_cds_call_acts_as_a_signed_ehr_with_prefetch(
     result = CliRunner().invoke(main, args)
 
     assert result.exit_code == 0, result.output
-    assert "[CRITICAL] CRS grade 3 (ASTCT); 2 orders suggested" in result.output
-    assert "-> Order tocilizumab (recommended): Tocilizumab 560 mg IV over 1 h" in result.output
+    assert "[CRITICAL] CRS grade 3: tocilizumab 560 mg IV + dexamethasone 10 mg IV q6h; ICU now" in result.output
+    assert "-> Order tocilizumab 560 mg IV (recommended): Tocilizumab 560 mg IV over 60 min" in result.output
+    assert "Immediate ICU admission required" in result.output
+    assert "**" not in result.output  # Markdown rendered for the terminal
 
 
 def test_crs_cds_call_unsigned_is_refused(served_url: str) -> None:

@@ -58,7 +58,7 @@ BAD_EDITS: list[tuple[str, str, Edit, str]] = [
     (
         "a template syntax error",
         "cards.toml",
-        lambda t: t.replace("{% if steroid %}", "{% if steroid"),
+        lambda t: t.replace("{% for text in steps %}", "{% for text in steps"),
         "kinds.icans.detail: template syntax error",
     ),
     (
@@ -98,6 +98,24 @@ BAD_EDITS: list[tuple[str, str, Edit, str]] = [
         "cards.toml",
         lambda t: t.replace("[texts]", '[texts]\n"M-G1.neutropenic" = "ANC {{ neutrophils }}"'),
         "texts.M-G1.neutropenic",
+    ),
+    (
+        "a default text using a parameter that does not exist",
+        "texts.toml",
+        lambda t: t.replace("{{ anc }} x10^9/L", "{{ neutrophils }} x10^9/L"),
+        "texts.M-G1.neutropenic",
+    ),
+    (
+        "a wording key without a default text",
+        "texts.toml",
+        lambda t: t.replace('"M-NO-GMCSF" = ', '"M-NO-GM-CSF" = '),
+        "texts.M-NO-GM-CSF: unknown key",
+    ),
+    (
+        "a source label that is not a valid template",
+        "cards.toml",
+        lambda t: t.replace("therapy), policy {{ policy_version }}", "therapy), policy {{ policy_version"),
+        "defaults.source_label: template syntax error",
     ),
     (
         "a non-numeric RxNorm code",
@@ -163,11 +181,11 @@ def test_wording_and_codes_change_without_python(tmp_path: Path) -> None:
     assert [c["code"] for c in codings] == ["612865", "TOCI-20"]
 
 
-def test_every_wording_key_is_documented() -> None:
-    from service.cards.context import FLAG_TEXTS
-    from service.crs.notes import NOTE_PARAMS
+def test_every_wording_key_is_documented_with_its_parameters() -> None:
+    from service.cards.wording import WORDING_PARAMS
 
     reference = (Path(__file__).resolve().parents[2] / "docs" / "cards.md").read_text(encoding="utf-8")
 
-    for key in [*NOTE_PARAMS, *(f"flag.{flag}" for flag, text in FLAG_TEXTS.items() if text)]:
-        assert f"`{key}`" in reference, key
+    for key, params in WORDING_PARAMS.items():
+        listed = ", ".join(f"`{name}`" for name in params) or "-"
+        assert f"| `{key}` | {listed} |" in reference, key

@@ -23,4 +23,4 @@ def test_the_default_catalog_is_the_checkouts_or_the_installed_copy() -> None:
     from service.settings import BUNDLED_CATALOG_DIR, CATALOG_PLACES
 
     assert CATALOG_PLACES[1].parts[-3:] == ("share", "crs-cds", "cards")
-    assert BUNDLED_CATALOG_DIR == CATALOG_PLACES[0]  # in a checkout, cards/ is read in place
+    assert CATALOG_PLACES[0] == BUNDLED_CATALOG_DIR  # in a checkout, cards/ is read in place

@@ -53,6 +53,9 @@ def test_bundled_policy_has_the_rules_defaults() -> None:
             "codes.oxygen_devices",
         ),
         (lambda t: t.replace('version = "2026.1"', ""), "version"),
+        (lambda t: t.replace('time_zone = "UTC"', 'time_zone = "CET+1"'), "time_zone"),
+        (lambda t: t.replace('time_zone = "UTC"', 'time_zone = "Europe/Atlantis"'), "not an IANA time zone name"),
+        (lambda t: t.replace('time_zone = "UTC"', 'time_zone = "../../etc/passwd"'), "not an IANA time zone name"),
         (lambda t: t + "\n[extra", "not valid TOML"),
     ],
 )
@@ -86,3 +89,10 @@ def test_every_policy_key_is_documented() -> None:
         for key in values:
             documented = f"`[{section}.{key}]`" if key in tables_documented_whole else f"`[{section}]` `{key}`"
             assert documented in reference, documented
+
+
+def test_an_iana_time_zone_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(POLICY_TEXT.replace('time_zone = "UTC"', 'time_zone = "Europe/Berlin"'))
+
+    assert load_policy(path).time_zone == "Europe/Berlin"

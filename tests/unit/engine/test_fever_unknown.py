@@ -25,6 +25,7 @@ from tests.fhir_builders import (
     temp,
     weight,
 )
+from tests.wording_support import evidence_text, say
 
 Resource = dict[str, Any]
 
@@ -111,13 +112,15 @@ def test_C3_FEVER_UNKNOWN(
 def test_C3_FEVER_UNKNOWN_leads_with_measure_now_and_conditional_management() -> None:
     assessment = chart(FEVER_UNKNOWN[0][1])
 
-    steps = [note.text for note in assessment.next_steps]
+    steps = [say(note) for note in assessment.next_steps]
     assert steps[0] == (
         "No temperature charted in 24 h while on epinephrine and norepinephrine and mechanical ventilator: "
-        "measure it now; if >= 38 °C this is CRS grade 4."
+        "**measure it now**; if 38 °C or more, this is CRS grade 4."
     )
-    assert "Last fever since the CAR T infusion: 38.9 °C (2026-11-19 06:00 UTC)." in steps
-    conditional = [text for text in steps if text.startswith("If febrile: ")]
+    assert "Last fever since the CAR T infusion: 38.9 °C (19 Nov 06:00 UTC, 30 h ago)." in steps
+    (febrile,) = [note for note in assessment.next_steps if note.key == "C3-FEVER-UNKNOWN.if-febrile"]
+    assert say(febrile) == "If febrile (CRS grade 4), the protocol calls for:"
+    conditional = [say(part) for part in febrile.parts]
     assert any("Methylprednisolone 500 mg IV every 12 h" in text for text in conditional)
     assert any("Tocilizumab 576 mg IV" in text for text in conditional)
     assert assessment.recommended == ()  # never an order on a guess
@@ -170,9 +173,10 @@ def test_G_VASOPRESSOR_evidence_shows_start_and_names_a_paused_infusion() -> Non
     paused = given("epinephrine", 6, running=True) | {"status": "on-hold"}
     assessment = chart(adult(temp(1, 38.6), given("norepinephrine", 5, running=True), paused))
 
-    lines = {(item.text, item.at.isoformat() if item.at else None) for item in assessment.evidence}
-    assert ("running vasopressor infusion: norepinephrine", at(5).replace("Z", "+00:00")) in lines
-    assert ("infusion on hold (paused), not counted: epinephrine", at(6).replace("Z", "+00:00")) in lines
+    lines = {(evidence_text(item), item.at.isoformat() if item.at else None) for item in assessment.evidence}
+    assert ("Norepinephrine infusion running since 07:00 UTC, 5 h ago", at(5).replace("Z", "+00:00")) in lines
+    paused = "Epinephrine infusion started 06:00 UTC, 6 h ago is on hold: paused, not counted"
+    assert (paused, at(6).replace("Z", "+00:00")) in lines
     assert all(item.at != NOW for item in assessment.evidence if item.rule == "G-VASOPRESSOR")
 
 

@@ -27,6 +27,7 @@ from tests.fhir_builders import (
     temp,
     weight,
 )
+from tests.wording_support import evidence_text
 
 Resource = dict[str, Any]
 
@@ -304,20 +305,21 @@ def test_C3_null_grade_names_every_unknown_class() -> None:
 def test_G_GRADE_evidence_names_values_and_times() -> None:
     assessment = chart(febrile(bp(1, 85), device(2, "nasal cannula"), flow(1, 4)))
 
-    texts = {item.rule: item.text for item in assessment.evidence}
-    assert texts["C1"] == "highest temperature in 24 h: 38.6 °C"
+    texts = {item.rule: evidence_text(item) for item in assessment.evidence}
+    assert texts["C1"] == "Highest temperature in 24 h: 38.6 °C (11:00 UTC, 1 h ago)"
     assert texts["G-HYPOTENSION"] == (
-        "latest blood pressure: systolic 85 mmHg, MAP 68.33 mmHg (computed from systolic and diastolic)"
+        "Blood pressure (11:00 UTC, 1 h ago): systolic 85 mmHg (hypotension if below 90), "
+        "MAP 68.33 mmHg computed from systolic and diastolic (hypotension if below 65)"
     )
-    assert texts["G-HYPOXIA"] == "oxygen support: nasal cannula, 4 L/min"
+    assert texts["G-HYPOXIA"] == "Oxygen support (11:00 UTC, 1 h ago): nasal cannula, 4 L/min"
     assert all(item.at is not None for item in assessment.evidence)
 
 
 def test_G_VASOPRESSOR_names_the_running_agents() -> None:
     assessment = chart(febrile(given("norepinephrine", 3, running=True), given("vasopressin", 2, running=True)))
 
-    lines = [(item.text, item.at) for item in assessment.evidence if item.rule == "G-VASOPRESSOR"]
+    lines = [(evidence_text(item), item.at) for item in assessment.evidence if item.rule == "G-VASOPRESSOR"]
     assert lines == [
-        ("running vasopressor infusion: norepinephrine", NOW - timedelta(hours=3)),
-        ("running vasopressor infusion: vasopressin", NOW - timedelta(hours=2)),
+        ("Norepinephrine infusion running since 09:00 UTC, 3 h ago", NOW - timedelta(hours=3)),
+        ("Vasopressin infusion running since 10:00 UTC, 2 h ago", NOW - timedelta(hours=2)),
     ]

@@ -24,6 +24,7 @@ from tests.fhir_builders import (
     temp,
     weight,
 )
+from tests.wording_support import say
 
 Resource = dict[str, Any]
 
@@ -409,7 +410,7 @@ def test_O_TOCI_LIMITS_names_the_next_allowed_time() -> None:
 
     assert check.next_allowed_at is not None
     assert check.next_allowed_at.isoformat() == "2026-11-20T13:00:00+00:00"
-    assert "3 doses in the last 24 h" in check.messages[0].text
+    assert "3 doses in the last 24 h" in say(check.messages[0])
 
 
 def test_O_TOCI_LIMITS_next_allowed_time_is_when_every_limit_holds() -> None:
@@ -419,8 +420,8 @@ def test_O_TOCI_LIMITS_next_allowed_time_is_when_every_limit_holds() -> None:
     (check,) = checks_of(resources, draft("tocilizumab", (560, "mg")))
 
     assert check.next_allowed_at == NOW + timedelta(hours=6)
-    assert "3 doses in the last 24 h" in check.messages[0].text
-    assert "less than 8 h since the last dose" in check.messages[0].text
+    assert "3 doses in the last 24 h" in say(check.messages[0])
+    assert "less than 8 h since the last dose" in say(check.messages[0])
 
 
 def test_O_TOCI_LIMITS_24_h_window_binds_when_the_interval_has_passed() -> None:
@@ -429,7 +430,7 @@ def test_O_TOCI_LIMITS_24_h_window_binds_when_the_interval_has_passed() -> None:
     (check,) = checks_of(resources, draft("tocilizumab", (560, "mg")))
 
     assert check.next_allowed_at == NOW + timedelta(hours=1)
-    assert "less than 8 h" not in check.messages[0].text
+    assert "less than 8 h" not in say(check.messages[0])
 
 
 def test_O_STEROID_PREMED_label_prophylaxis_option_for_axicabtagene() -> None:
@@ -485,4 +486,4 @@ def test_order_check_messages_have_registered_wording_keys(
 
     for check in checks_of(resources, drafted):
         for note in check.messages:
-            assert set(note.params) == set(NOTE_PARAMS[note.key]), case
+            assert set(note.params) <= set(NOTE_PARAMS[note.key]), case

@@ -26,6 +26,7 @@ from tests.fhir_builders import (
     temp,
     weight,
 )
+from tests.wording_support import said
 
 Resource = dict[str, Any]
 
@@ -75,7 +76,7 @@ CASES = [
             given("tocilizumab", 10, dose=(560, "mg")),
         ),
         {"duplicate-records"},
-        ["Tocilizumab at 2026-11-20 02:00 UTC is charted 2 times"],
+        ["Tocilizumab given 02:00 UTC (10 h ago) is charted 2 times"],
         "warning",
     ),
     (
@@ -107,7 +108,7 @@ def test_record_hygiene(case: str, resources: list[Resource], flags: set[str], t
     assessment = chart(resources)
 
     assert flags <= set(assessment.flags), case
-    quality = " | ".join(note.text for note in assessment.data_quality)
+    quality = said(assessment.data_quality)
     for text in texts:
         assert text in quality, case
     assert assessment.indicator in ({"warning", "critical"} if floor == "warning" else {"critical"}), case

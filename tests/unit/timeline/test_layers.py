@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
-from functools import cache
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
 
 import pytest
 
 from service.crs.engine import assess
 from service.crs.grading import Context, grade_at
-from service.crs.policy import Policy
-from service.crs.timeline import Timeline
-from service.fhir.bundles import bundle_resources
-from service.fhir.translate import Translator
-from service.policy_file import load_policy
-from service.settings import BUNDLED_POLICY
-from service.timeline.layers import build_layers, recent
-
-FIXTURES = Path(__file__).resolve().parents[3] / "fhir_fixtures"
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-INDEX = {row["fixture"]: row for row in json.loads((FIXTURES / "index.json").read_text())}
-
-
-@cache
-def policy() -> Policy:
-    return load_policy(BUNDLED_POLICY)
-
-
-def chart(name: str) -> Timeline:
-    document: dict[str, Any] = json.loads((FIXTURES / name).read_text())
-    return Translator.from_policy(policy()).timeline(bundle_resources(document))
+from service.timeline.layers import recent
+from tests.unit.timeline.timeline_support import INDEX, NOW, chart, layers_of, policy
 
 
 def grade_text(grade: int | None) -> str:
@@ -42,7 +19,7 @@ def grade_text(grade: int | None) -> str:
 @pytest.mark.parametrize("name", sorted(INDEX), ids=lambda name: name.removesuffix(".json"))
 def test_the_grade_band_is_the_engines_grade_history_and_ends_on_the_card(name: str) -> None:
     timeline = chart(name)
-    layers = build_layers(timeline, policy(), NOW)
+    layers = layers_of(timeline)
     infusions = timeline.given(policy().drugs_with_role("car-t"), NOW)
     ctx = Context(timeline, policy(), infusions[0].at if infusions else None)
 
@@ -63,7 +40,7 @@ def test_the_grade_band_is_the_engines_grade_history_and_ends_on_the_card(name: 
 @pytest.mark.parametrize("name", sorted(INDEX), ids=lambda name: name.removesuffix(".json"))
 def test_points_are_the_charts_readings_since_the_start(name: str) -> None:
     timeline = chart(name)
-    layers = build_layers(timeline, policy(), NOW)
+    layers = layers_of(timeline)
 
     readings = timeline.temperatures.between(layers.start, NOW)
     assert [(r.at, r.value) for r in layers.temperatures] == [(r.at, r.temp_c) for r in readings]
@@ -73,8 +50,8 @@ def test_points_are_the_charts_readings_since_the_start(name: str) -> None:
 
 
 def test_the_start_is_t0_or_seven_days_without_an_infusion() -> None:
-    with_t0 = build_layers(chart("grade3-norepinephrine.json"), policy(), NOW)
-    without = build_layers(chart("no-car-t.json"), policy(), NOW)
+    with_t0 = layers_of(chart("grade3-norepinephrine.json"))
+    without = layers_of(chart("no-car-t.json"))
 
     assert with_t0.start == with_t0.t0
     assert with_t0.product == "tisagenlecleucel (Kymriah)"
@@ -83,8 +60,8 @@ def test_the_start_is_t0_or_seven_days_without_an_infusion() -> None:
 
 
 def test_hypotension_thresholds_are_the_engines_for_the_patients_age() -> None:
-    adult = build_layers(chart("grade2-hypotension.json"), policy(), NOW)
-    child = build_layers(chart("pediatric-22kg.json"), policy(), NOW)
+    adult = layers_of(chart("grade2-hypotension.json"))
+    child = layers_of(chart("pediatric-22kg.json"))
 
     assert (adult.sbp_below, adult.map_below) == (90, 65)
     assert (child.sbp_below, child.map_below) == (70 + 2 * 7, None)  # 70 + 2 x age, no MAP rule for children
@@ -92,7 +69,7 @@ def test_hypotension_thresholds_are_the_engines_for_the_patients_age() -> None:
 
 def test_tocilizumab_markers_and_limits_are_the_engines() -> None:
     timeline = chart("toci-limit-3-in-24h.json")
-    layers = build_layers(timeline, policy(), NOW)
+    layers = layers_of(timeline)
     withheld = next(w for w in assess(timeline, policy(), NOW).withheld if w.drug == "tocilizumab")
 
     doses = [dose for dose in layers.doses if dose.role == "tocilizumab"]
@@ -104,7 +81,7 @@ def test_tocilizumab_markers_and_limits_are_the_engines() -> None:
 
 
 def test_the_fourth_dose_limit_blocks_without_a_next_time() -> None:
-    layers = build_layers(chart("toci-limit-4-total.json"), policy(), NOW)
+    layers = layers_of(chart("toci-limit-4-total.json"))
 
     assert layers.tocilizumab.doses_since_t0 == 4
     assert layers.tocilizumab.next_allowed_at is None
@@ -113,22 +90,22 @@ def test_the_fourth_dose_limit_blocks_without_a_next_time() -> None:
 
 
 def test_steroid_markers_are_labelled_with_their_dose() -> None:
-    layers = build_layers(chart("grade4-bipap-methylpred-30h.json"), policy(), NOW)
+    layers = layers_of(chart("grade4-bipap-methylpred-30h.json"))
 
     steroids = [dose for dose in layers.doses if dose.role == "corticosteroid"]
     assert [dose.label for dose in steroids] == ["methylprednisolone 500 mg"] * 3
 
 
 def test_vasopressor_bars_name_the_agents_and_run_to_now() -> None:
-    layers = build_layers(chart("grade4-two-vasopressors.json"), policy(), NOW)
+    layers = layers_of(chart("grade4-two-vasopressors.json"))
 
     assert sorted(bar.drug for bar in layers.vasopressors) == ["norepinephrine", "phenylephrine"]
     assert all(bar.running and bar.end == NOW for bar in layers.vasopressors)
 
 
 def test_oxygen_steps_are_the_engines_hypoxia_classes() -> None:
-    high_flow = build_layers(chart("grade3-high-flow.json"), policy(), NOW)
-    bipap = build_layers(chart("grade4-bipap-methylpred-30h.json"), policy(), NOW)
+    high_flow = layers_of(chart("grade3-high-flow.json"))
+    bipap = layers_of(chart("grade4-bipap-methylpred-30h.json"))
 
     assert high_flow.oxygen[-1].support_class == 3
     assert "40 L/min" in high_flow.oxygen[-1].label
@@ -136,19 +113,19 @@ def test_oxygen_steps_are_the_engines_hypoxia_classes() -> None:
 
 
 def test_icans_grades_are_charted() -> None:
-    layers = build_layers(chart("icans-with-grade1-crs.json"), policy(), NOW)
+    layers = layers_of(chart("icans-with-grade1-crs.json"))
 
     assert [reading.value for reading in layers.icans][-1] == 2
 
 
 def test_hlh_raises_the_managed_grade_in_the_band_only_where_the_engine_does() -> None:
-    layers = build_layers(chart("hlh-suspicion.json"), policy(), NOW)
+    layers = layers_of(chart("hlh-suspicion.json"))
 
     assert (layers.grades[-1].grade, layers.grades[-1].managed_grade) == (1, 3)
 
 
 def test_the_detail_view_is_the_last_24_hours_of_the_same_layers() -> None:
-    layers = build_layers(chart("grade3-norepinephrine.json"), policy(), NOW)
+    layers = layers_of(chart("grade3-norepinephrine.json"))
     cut = NOW - timedelta(hours=24)
 
     detail = recent(layers, 24)

@@ -17,9 +17,8 @@ from click.testing import CliRunner
 from service.cli import main
 from service.timeline.chart import chart_spec, chart_svg, local_ms
 from service.timeline.describe import table_rows
-from service.timeline.layers import build_layers
 from service.timeline.page import render_layers, stylesheet
-from tests.unit.timeline.test_layers import FIXTURES, INDEX, NOW, chart, policy
+from tests.unit.timeline.timeline_support import FIXTURES, INDEX, chart, layers_of, policy
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -48,7 +47,7 @@ def outline(html: str) -> Outline:
 
 
 def test_the_chart_shows_thresholds_doses_and_the_next_tocilizumab_time() -> None:
-    svg = chart_svg(build_layers(chart("toci-limit-3-in-24h.json"), policy(), NOW), PARIS)
+    svg = chart_svg(layers_of(chart("toci-limit-3-in-24h.json")), PARIS)
 
     assert "fever ≥ 38.0 °C" in svg
     assert "hypotension: SBP &lt; 90" in svg or "hypotension: SBP < 90" in svg
@@ -60,7 +59,7 @@ def test_the_chart_shows_thresholds_doses_and_the_next_tocilizumab_time() -> Non
 
 @pytest.mark.parametrize("name", ["toci-limit-3-in-24h.json", "grade4-two-vasopressors.json", "no-car-t.json"])
 def test_the_chart_is_valid_vega_lite(name: str) -> None:
-    chart_spec(build_layers(chart(name), policy(), NOW), PARIS, validate=True)  # raises on a schema error
+    chart_spec(layers_of(chart(name)), PARIS, validate=True)  # raises on a schema error
 
 
 def test_times_are_wall_clock_times_of_the_sites_zone() -> None:
@@ -72,7 +71,7 @@ def test_times_are_wall_clock_times_of_the_sites_zone() -> None:
 
 
 def test_the_page_has_a_described_figure_and_the_same_data_as_a_table() -> None:
-    layers = build_layers(chart("grade3-norepinephrine.json"), policy(), NOW)
+    layers = layers_of(chart("grade3-norepinephrine.json"))
     page = render_layers(layers, PARIS)
     seen = outline(page.html)
 
@@ -89,7 +88,7 @@ def test_the_page_has_a_described_figure_and_the_same_data_as_a_table() -> None:
 
 
 def test_the_csp_allows_the_pages_own_stylesheet_and_nothing_else() -> None:
-    page = render_layers(build_layers(chart("grade1-fever.json"), policy(), NOW), PARIS)
+    page = render_layers(layers_of(chart("grade1-fever.json")), PARIS)
     digest = base64.b64encode(hashlib.sha256(stylesheet().encode()).digest()).decode()
 
     assert f"style-src 'sha256-{digest}'" in page.csp
@@ -102,7 +101,7 @@ def test_the_csp_allows_the_pages_own_stylesheet_and_nothing_else() -> None:
 def test_fhir_text_is_escaped_in_the_page_and_the_chart() -> None:
     document = json.loads((FIXTURES / "grade3-high-flow.json").read_text())
     text = json.dumps(document).replace("High flow nasal cannula", "<script>alert(1)</script>")
-    layers = build_layers(chart_from(json.loads(text)), policy(), NOW)
+    layers = layers_of(chart_from(json.loads(text)))
 
     page = render_layers(layers, PARIS)
 

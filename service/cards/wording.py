@@ -1,0 +1,145 @@
+"""M-CARD-LAYOUT: the one renderer of wording. A note's key is looked up in the catalog's texts and rendered with
+its values.
+
+Numbers are written without float noise; times in the site's time zone with the zone named, and relative to
+the assessment where it helps ("18:00 CET, in 6 h"). A parameter a note does not carry renders empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Template
+from jinja2.exceptions import TemplateError
+
+from service.crs.assessment import Note, Param
+from service.crs.evidence import fmt_number
+from service.crs.notes import NOTE_PARAMS
+
+# Wording the card layout uses (not emitted by the engine), with its parameters (docs/cards.md).
+LAYOUT_PARAMS: dict[str, tuple[str, ...]] = {
+    "managed.M-G1-PERSISTENT": ("hours", "at"),
+    "managed.M-G2-ESCALATE": ("hours", "grade_at_dose", "at"),
+    "managed.M-HLH": ("ferritin", "above", "organs", "at"),
+    "do-now.orders": ("drugs",),
+    "do-now.consider": ("drugs",),
+    "do-now.keep-monitoring": (),
+    "do-now.no-grade": (),
+    "flag.partial-data.no-grade": ("hours",),
+    "withheld": ("drug", "next_allowed"),
+    "order.short": ("drug", "dose_mg", "dose_mg_per_kg", "interval", "interval_max"),
+    "order.reason": (),
+    "corrected": ("drug", "dose_mg", "dose_mg_per_kg", "interval", "interval_max"),
+    "suggestion.update": ("corrected",),
+    "suggestion.update.description": ("corrected",),
+    "suggestion.delete": (),
+    "suggestion.create": ("order",),
+    "icans.why": (),
+    "bedside": (),
+}
+WORDING_PARAMS: dict[str, tuple[str, ...]] = {**NOTE_PARAMS, **LAYOUT_PARAMS}
+"""Every wording key of the catalog (cards/texts.toml) and the parameters its text receives."""
+
+
+class Blank(str):
+    """A parameter a note does not carry: renders empty, is false in ``{% if %}``, and has the time views."""
+
+    when = relative = full = clock = ""
+
+
+def zone_name(local: datetime) -> str:
+    name = local.tzname() or ""
+    return f"UTC{name}" if name[:1] in "+-" else name
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A time on a card: ``{{ t }}`` is the clock time in the site's zone (with the date if not the assessment's
+    day), ``t.relative`` is "in 6 h" / "4 h ago", ``t.when`` both ("08:00 CET, 4 h ago"), ``t.full`` the date
+    and time."""
+
+    at: datetime
+    zone: ZoneInfo
+    now: datetime
+
+    def __str__(self) -> str:
+        return self.clock
+
+    def __bool__(self) -> bool:
+        return True
+
+    @property
+    def clock(self) -> str:
+        local = self.at.astimezone(self.zone)
+        same_day = local.date() == self.now.astimezone(self.zone).date()
+        return f"{local:%H:%M} {zone_name(local)}" if same_day else f"{local:%d %b %H:%M} {zone_name(local)}"
+
+    @property
+    def full(self) -> str:
+        local = self.at.astimezone(self.zone)
+        return f"{local:%Y-%m-%d %H:%M} {zone_name(local)}"
+
+    @property
+    def relative(self) -> str:
+        seconds = (self.at - self.now).total_seconds()
+        span = abs(seconds)
+        if span < 60:
+            return "now"
+        if span < 3600:
+            amount = f"{round(span / 60)} min"
+        elif span < 48 * 3600:
+            amount = f"{fmt_number(round(span / 3600, 1 if span < 10 * 3600 else 0))} h"
+        else:
+            amount = f"{fmt_number(round(span / 86400, 1))} d"
+        return f"in {amount}" if seconds > 0 else f"{amount} ago"
+
+    @property
+    def when(self) -> str:
+        return f"{self.clock}, {self.relative}"
+
+
+def number_text(value: float) -> str:
+    """38.0 -> '38', 666.666 -> '666.7', 18000 -> '18,000' (thousands grouped from 10,000 on)."""
+    text = fmt_number(value)
+    return f"{float(text):,.0f}" if abs(value) >= 10_000 and float(text).is_integer() else text
+
+
+class Wording:
+    """Renders notes and layout texts with the catalog's templates, for one card at one moment in one zone."""
+
+    def __init__(self, texts: Mapping[str, Template], zone: str, now: datetime) -> None:
+        self._texts = texts
+        self.zone = ZoneInfo(zone)
+        self.now = now
+
+    def moment(self, at: datetime | None) -> Moment | Blank:
+        return Moment(at, self.zone, self.now) if at is not None else Blank()
+
+    def value(self, value: Param | list[Any]) -> Any:
+        if isinstance(value, datetime):
+            return self.moment(value)
+        if isinstance(value, bool | str):
+            return value
+        if isinstance(value, int | float):
+            return number_text(value)
+        return [self.value(item) for item in value]
+
+    def note(self, note: Note) -> str:
+        return self.text(note.key, [self.note(part) for part in note.parts], **note.params)
+
+    def text(self, key: str, parts: list[str] | None = None, /, **params: Any) -> str:
+        """The text of ``key`` with ``params`` (a declared parameter not given renders empty)."""
+        template = self._texts.get(key)
+        if template is None:
+            raise ValueError(f"texts.{key}: no text for this wording key")
+        values: dict[str, Any] = {name: Blank() for name in WORDING_PARAMS.get(key, ())}
+        values.update({name: self.value(item) for name, item in params.items() if item is not None})
+        values["parts"] = parts or []
+        try:
+            return " ".join(template.render(**values).split())
+        except TemplateError as error:
+            raise ValueError(f"texts.{key}: {error}") from error
