@@ -18,8 +18,8 @@ from pathlib import Path
 
 from benchmarks.icu_stay import icu_stay
 from benchmarks.run import median_seconds
+from service.cards.catalog import load_card_catalog
 from service.cards.render import CardRenderer
-from service.catalog.cards import load_card_catalog
 from service.crs.engine import assess
 from service.settings import BUNDLED_CATALOG_DIR
 from tests.fhir_builders import NOW, POLICY, TRANSLATOR

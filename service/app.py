@@ -8,15 +8,15 @@ import requests
 from flask import Flask
 
 from service import health, http_policy, observability, openapi
+from service.cards.catalog import load_card_catalog
 from service.cards.render import CardRenderer
 from service.cards.validate import validate_catalog
-from service.catalog import load_services
-from service.catalog.cards import load_card_catalog
 from service.config_check import configuration_warnings
 from service.fhir.fetcher import FhirFetcher, pooled_session
 from service.fhir.translate import Translator
 from service.hooks import auth, calls, discovery, feedback, invoke
 from service.hooks.errors import register_error_handlers
+from service.hooks.services import load_services
 from service.policy_file import load_policy
 from service.runtime import Runtime
 from service.security.clients import check_audience_base, load_clients

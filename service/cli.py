@@ -11,7 +11,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from service.catalog import CatalogError
+from service.cards.errors import CatalogError
 from service.policy_file import PolicyError
 from service.security.clients import ClientsError
 from service.settings import Settings

@@ -24,8 +24,8 @@ from rich.padding import Padding
 from rich.rule import Rule
 from rich.text import Text
 
-from service.catalog.services import MissingToken, fill_prefetch_template
 from service.fhir.bundles import bundle_resources, next_link
+from service.hooks.services import MissingToken, fill_prefetch_template
 
 READ_SCOPES = " ".join(
     f"user/{kind}.read" for kind in ("Patient", "Observation", "MedicationAdministration", "MedicationRequest")

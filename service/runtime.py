@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from flask import Flask, current_app
 
 from service.cards.render import CardRenderer
-from service.catalog import ServiceDefinition
 from service.crs.policy import Policy
 from service.fhir.fetcher import FhirFetcher
 from service.fhir.translate import Translator
+from service.hooks.services import ServiceDefinition
 from service.security.jwt_auth import JwtVerifier
 from service.settings import Settings
 from service.storage.repository import Repository

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from service.cards.catalog import load_card_catalog
 from service.cards.wording import Wording
-from service.catalog.cards import load_card_catalog
 from service.crs.assessment import EvidenceItem, Note, RecommendedOrder, WithheldOrder
 from service.settings import BUNDLED_CATALOG_DIR
 from tests.fhir_builders import NOW

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from service.catalog.cards import CardCatalog, OrderTemplate
+from service.cards.catalog import CardCatalog, OrderTemplate
 from service.crs.assessment import RecommendedOrder
 from service.crs.order_check import CorrectedDose
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from service.cards import medication_request
+from service.cards.catalog import CardCatalog, CompiledKind
 from service.cards.context import (
     assessment_context,
     crs_orders,
@@ -26,7 +27,6 @@ from service.cards.context import (
     order_short,
 )
 from service.cards.wording import Wording
-from service.catalog.cards import CardCatalog, CompiledKind
 from service.crs.assessment import INDICATOR_RANK, Assessment, Indicator, RecommendedOrder
 from service.crs.order_check import OrderCheck
 from service.timeline.card_link import add_links

@@ -10,12 +10,12 @@ from typing import Any
 from jinja2.exceptions import TemplateError
 from pydantic import ValidationError
 
+from service.cards.catalog import CardCatalog
 from service.cards.context import assessment_context, hlh_context, icans_context, order_check_context
+from service.cards.errors import CatalogError
 from service.cards.medication_request import proposal
 from service.cards.render import SUMMARY_LIMIT
 from service.cards.wording import WORDING_PARAMS, Wording
-from service.catalog.cards import CardCatalog
-from service.catalog.errors import CatalogError
 from service.crs.assessment import (
     Assessment,
     EvidenceItem,

@@ -18,11 +18,11 @@ from flask import Flask, Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.cards.render import RenderedCard
-from service.catalog import ServiceDefinition
 from service.crs.assessment import Assessment
 from service.crs.timeline import Timeline
 from service.hooks.models import HookRequest
 from service.hooks.prefetch import ResolvedData
+from service.hooks.services import ServiceDefinition
 from service.logs import hook_instance_var
 from service.rollout.silent import describe, is_silent
 from service.runtime import Runtime, runtime

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.cards.render import RenderedCard
-from service.catalog import ServiceDefinition
 from service.crs.assessment import Assessment
 from service.crs.engine import assess, check_drafts
 from service.fhir.fields import reference_of
@@ -23,6 +22,7 @@ from service.hooks.calls import CallResult, answer_cards, note_database_failure
 from service.hooks.errors import BadRequest, PatientMismatch, ServiceNotFound, invalid
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.hooks.prefetch import ResolvedData, fetch_medications, resolve
+from service.hooks.services import ServiceDefinition
 from service.logs import hook_instance_var
 from service.observability import AUDIT_FAILURES, record_assessment
 from service.runtime import Runtime, runtime

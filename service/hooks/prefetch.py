@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.catalog import ServiceDefinition
-from service.catalog.services import MissingToken, fill_prefetch_template
 from service.fhir.bundles import FhirResource, bundle_resources, is_operation_outcome, is_resource, next_link
 from service.fhir.client import Deadline, FhirClient, SearchResult
 from service.fhir.errors import FhirError
@@ -22,6 +20,7 @@ from service.fhir.fetcher import FhirFetcher, Query, read_query, search_query
 from service.fhir.medications import missing_medication_references
 from service.hooks.errors import BadRequest, PreconditionFailed
 from service.hooks.models import HookRequest
+from service.hooks.services import MissingToken, ServiceDefinition, fill_prefetch_template
 from service.observability import FHIR_ERRORS, FHIR_FETCH
 from service.urls import normalise_base_url
 

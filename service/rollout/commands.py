@@ -149,8 +149,8 @@ def purge(dry_run: bool) -> None:
 
 def silent_mode_line(settings: Settings) -> str:
     """check-config's line on silent mode; ConfigProblem when CRS_CDS_SILENT names an unknown service."""
-    from service.catalog import load_services
     from service.cli import ConfigProblem
+    from service.hooks.services import load_services
     from service.rollout.silent import SilentModeError, describe
 
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from service.catalog.errors import CatalogError
+from service.cards.errors import CatalogError
 
 ALL = "all"
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from service.catalog import ServiceDefinition
-from service.catalog.services import MissingToken, fill_prefetch_template
 from service.fhir.bundles import FhirResource
 from service.fhir.client import SearchResult
 from service.fhir.errors import FhirError, FhirUnauthorized
 from service.fhir.fetcher import FhirFetcher, Query, read_query, search_query
+from service.hooks.services import MissingToken, ServiceDefinition, fill_prefetch_template
 from service.smart.errors import NotAuthorised, UpstreamUnavailable
 from service.smart.sessions import Active
 

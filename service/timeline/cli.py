@@ -23,9 +23,9 @@ def timeline(bundle: Path, now_text: str | None, out: Path, timezone: str | None
     """Write the CRS timeline of a FHIR Bundle file (any Bundle type; entries are the chart)."""
     from pydantic import ValidationError
 
+    from service.cards.catalog import load_card_catalog
+    from service.cards.errors import CatalogError
     from service.cards.wording import Wording
-    from service.catalog.cards import load_card_catalog
-    from service.catalog.errors import CatalogError
     from service.cli import ConfigProblem, _parse_now, _read_json, load_settings
     from service.fhir.bundles import bundle_resources, is_resource
     from service.fhir.translate import Translator

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from service.cards.catalog import load_card_catalog
 from service.cards.render import CardRenderer
-from service.catalog.cards import load_card_catalog
 from service.crs.assessment import Assessment, Note
 from service.crs.engine import assess
 from service.crs.notes import NOTE_PARAMS

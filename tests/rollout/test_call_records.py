@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
-from service.catalog.override_reasons import HL7_SYSTEM
+from service.cards.override_reasons import HL7_SYSTEM
 from service.cli import main
 from service.storage.call_records import CallRecords
 from service.storage.models import CallRecord

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from service.catalog import CatalogError
-from service.catalog.cards import load_card_catalog
-from service.catalog.override_reasons import HL7_SYSTEM
+from service.cards.catalog import load_card_catalog
+from service.cards.errors import CatalogError
+from service.cards.override_reasons import HL7_SYSTEM
 from service.cli import main
 from service.rollout.silent import describe
 from service.settings import BUNDLED_CATALOG_DIR, Settings

@@ -8,8 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from service.cards.catalog import load_card_catalog
 from service.cards.wording import Wording
-from service.catalog.cards import load_card_catalog
 from service.crs.policy import Policy
 from service.crs.timeline import Timeline
 from service.fhir.bundles import bundle_resources

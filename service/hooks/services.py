@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from service.catalog.errors import CatalogError
+from service.cards.errors import CatalogError
 
 HookName = Literal["patient-view", "order-select", "order-sign"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from service.cards.catalog import load_card_catalog
+from service.cards.errors import CatalogError
 from service.cards.render import CardRenderer
 from service.cards.validate import validate_catalog
-from service.catalog import CatalogError
-from service.catalog.cards import load_card_catalog
 from service.settings import BUNDLED_CATALOG_DIR
 from tests.fhir_builders import POLICY, bp, car_t, chart, device, patient, spo2, temp, weight
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.catalog import CatalogError, load_services
-from service.catalog.services import MissingToken, check_prefetch_template, fill_prefetch_template
+from service.cards.errors import CatalogError
+from service.hooks.services import MissingToken, check_prefetch_template, fill_prefetch_template, load_services
 from service.settings import BUNDLED_CATALOG_DIR
 
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service.catalog.errors import CatalogError
+from service.cards.errors import CatalogError
 
 if TYPE_CHECKING:
-    from service.catalog.cards import Coding, Defaults, KindEntry
+    from service.cards.catalog import Coding, Defaults, KindEntry
 
 HL7_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
 FILE_NAME = "override_reasons.toml"
@@ -60,7 +60,7 @@ def load_override_reasons(catalog_dir: Path, kinds: Collection[str]) -> Override
 
 def with_offered_reasons(name: str, entry: KindEntry, defaults: Defaults, offer: OverrideReasonsFile) -> KindEntry:
     """The kind's entry with the reasons it offers, in the order of its sets."""
-    from service.catalog.cards import Coding
+    from service.cards.catalog import Coding
 
     site = entry.override_reasons or defaults.override_reasons
     hl7 = tuple(Coding(system=HL7_SYSTEM, code=item.code, display=item.display) for item in offer.hl7)

@@ -17,8 +17,8 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from service.catalog.errors import CatalogError
-from service.catalog.override_reasons import load_override_reasons, with_offered_reasons
+from service.cards.errors import CatalogError
+from service.cards.override_reasons import load_override_reasons, with_offered_reasons
 from service.crs.assessment import Indicator
 
 CARD_KINDS = ("crs-assessment", "hlh-suspicion", "icans", "order-check")
