@@ -24,8 +24,10 @@ from rich.padding import Padding
 from rich.rule import Rule
 from rich.text import Text
 
-from service.fhir.bundles import bundle_resources, next_link
+from service.fhir.client import Deadline, FetchLimits, FhirClient
+from service.fhir.errors import FhirError
 from service.hooks.services import MissingToken, fill_prefetch_template
+from service.outbound import CircuitBreaker
 
 READ_SCOPES = " ".join(
     f"user/{kind}.read" for kind in ("Patient", "Observation", "MedicationAdministration", "MedicationRequest")
@@ -123,42 +125,41 @@ def hook_request(call: HookCall) -> dict[str, Any]:
 def resolve_prefetch(
     http: requests.Session, templates: dict[str, str], context: dict[str, Any], call: HookCall
 ) -> dict[str, Any]:
-    """Each template with its tokens replaced, read from the FHIR server; pages merged as one Bundle."""
+    """Each template with its tokens replaced, read from the FHIR server; pages merged as one Bundle.
+
+    The service's own FHIR client does the reading (paging, host checks, size limits), as an EHR would.
+    """
+    client, deadline = _fhir_client(http, call), Deadline(call.timeout)
     prefetch: dict[str, Any] = {}
     for key, template in templates.items():
         try:
             query = fill_prefetch_template(template, context)
         except MissingToken as error:
             raise SimulatorError(f"prefetch {key}: {error}") from error
-        prefetch[key] = _fetch_all(http, f"{call.fhir_server.rstrip('/')}/{query}", call)  # type: ignore[union-attr]
+        prefetch[key] = _prefetch_value(client, query, deadline)
     return prefetch
 
 
-def _fetch_all(http: requests.Session, url: str, call: HookCall) -> dict[str, Any] | None:
-    headers = {
-        "Accept": "application/fhir+json",
-        **({"Authorization": f"Bearer {call.fhir_token}"} if call.fhir_token else {}),
-    }
-    response = http.get(url, headers=headers, timeout=call.timeout)
-    if response.status_code == 404:
-        return None
-    if response.status_code != 200:
-        raise SimulatorError(f"GET {url} answered {response.status_code}")
-    first: dict[str, Any] = response.json()
-    if first.get("resourceType") != "Bundle":
-        return first
-    resources, page, pages = bundle_resources(first), first, 1
-    while (link := next_link(page)) and pages < 50:
-        page = http.get(link, headers=headers, timeout=call.timeout).json()
-        resources += bundle_resources(page)
-        pages += 1
-    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+def _fhir_client(http: requests.Session, call: HookCall) -> FhirClient:
+    limits = FetchLimits(timeout_seconds=call.timeout, max_pages=50, max_response_bytes=64 * 1024 * 1024)
+    return FhirClient(
+        call.fhir_server or "", call.fhir_token, session=http, limits=limits, breaker=CircuitBreaker(3, 5)
+    )
+
+
+def _prefetch_value(client: FhirClient, query: str, deadline: Deadline) -> dict[str, Any] | None:
+    try:
+        if "?" not in query:
+            return client.read(query, deadline)
+        found = client.search(query, deadline)
+    except FhirError as error:
+        raise SimulatorError(f"GET {query}: {error}") from error
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in found.resources]}
 
 
 def _check_patient_exists(http: requests.Session, call: HookCall) -> None:
     """A misspelt patient id must read as such, not as a patient without cards (out of scope)."""
-    url = f"{call.fhir_server.rstrip('/')}/Patient/{call.patient_id}"  # type: ignore[union-attr]
-    if _fetch_all(http, url, call) is None:
+    if _prefetch_value(_fhir_client(http, call), f"Patient/{call.patient_id}", Deadline(call.timeout)) is None:
         raise SimulatorError(f"no Patient/{call.patient_id} on the FHIR server {call.fhir_server}: check the id")
 
 
