@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.hooks.calls import note_database_failure
-from service.hooks.errors import ServiceUnavailable
+from service.hooks.errors import ServiceUnavailable, Unauthorized
 from service.runtime import runtime
 from service.security.jwt_auth import AuthenticationFailed, Caller
 
@@ -45,10 +45,7 @@ def authenticate() -> Response | None:
         raise ServiceUnavailable("the service cannot check tokens right now; retry later") from error
     except AuthenticationFailed as failure:
         log.warning("authentication failed: %s (endpoint %s)", failure.reason, request.path)
-        response = jsonify({"error": "unauthorized", "message": "authentication required"})
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
+        raise Unauthorized() from failure
     return None
 
 

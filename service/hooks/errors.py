@@ -13,12 +13,15 @@ from flask import Flask, Response, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from service.smart.errors import SmartError
+
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
     status = 400
     code = "bad_request"
+    headers: dict[str, str] = {}  # noqa: RUF012 - class constant, never mutated
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -27,6 +30,17 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message, **self.extra}
+
+
+class Unauthorized(ApiError):
+    """401: no valid EHR JWT. The body gives no detail (the reason is logged)."""
+
+    status = 401
+    code = "unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012 - class constant, never mutated
+
+    def __init__(self) -> None:
+        super().__init__("authentication required")
 
 
 class BadRequest(ApiError):
@@ -91,7 +105,13 @@ def _json(status: int, body: dict[str, Any]) -> tuple[Response, int]:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> tuple[Response, int]:
-        return _json(error.status, error.body())
+        response, status = _json(error.status, error.body())
+        response.headers.update(error.headers)
+        return response, status
+
+    @app.errorhandler(SmartError)
+    def smart_error(error: SmartError) -> tuple[Response, int]:
+        return _json(error.status, {"error": error.code, "message": error.message})
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:

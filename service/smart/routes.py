@@ -11,14 +11,14 @@ from datetime import timedelta
 from typing import cast
 
 import requests
-from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from service.fhir.fetcher import pooled_session
 from service.runtime import EXTENSION_KEY as RUNTIME_KEY
 from service.runtime import Runtime, runtime
-from service.smart.errors import LaunchRefused, NotAuthorised, NotConfigured, SmartError
+from service.smart.errors import LaunchRefused, NotAuthorised, NotConfigured
 from service.smart.http import Limits
 from service.smart.oauth import Client, authorize_url, discover, exchange, new_state, new_verifier
 from service.smart.sessions import Active, Pending, SessionStore
@@ -76,11 +76,6 @@ def smart_runtime() -> SmartRuntime:
     value = current_app.extensions[EXTENSION_KEY]
     assert isinstance(value, SmartRuntime)  # noqa: S101 - set when the blueprint is registered
     return value
-
-
-@bp.app_errorhandler(SmartError)
-def smart_error(error: SmartError) -> tuple[Response, int]:
-    return jsonify({"error": error.code, "message": error.message}), error.status
 
 
 def parameter(name: str) -> str:
