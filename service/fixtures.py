@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from service.fhir.bundles import FhirResource
 from service.settings import PROJECT_ROOT
 
 FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"
@@ -25,7 +26,6 @@ TIME_KEYS = frozenset(
     {"effectiveDateTime", "effectiveInstant", "authoredOn", "issued", "start", "end", "recorded", "timestamp"}
 )
 REFUSED_TRANSACTION = frozenset({400, 403, 404, 405, 409, 412, 422, 501})
-FhirDict = dict[str, Any]
 
 
 class FixtureLoadError(Exception):
@@ -36,16 +36,16 @@ def fixture_paths(directory: Path = FIXTURES_DIR) -> list[Path]:
     return sorted(path for path in directory.glob("*.json") if not path.name.startswith("index"))
 
 
-def read_fixture(path: Path) -> FhirDict:
-    bundle: FhirDict = json.loads(path.read_text(encoding="utf-8"))
+def read_fixture(path: Path) -> FhirResource:
+    bundle: FhirResource = json.loads(path.read_text(encoding="utf-8"))
     return bundle
 
 
-def anchor_of(bundle: FhirDict) -> datetime:
+def anchor_of(bundle: FhirResource) -> datetime:
     return datetime.fromisoformat(str(bundle["timestamp"]).replace("Z", "+00:00"))
 
 
-def shifted(bundle: FhirDict, now: datetime) -> FhirDict:
+def shifted(bundle: FhirResource, now: datetime) -> FhirResource:
     """A copy with every date-time moved so that the anchor becomes ``now``."""
     delta = now - anchor_of(bundle)
     copied = copy.deepcopy(bundle)
@@ -70,7 +70,7 @@ def _moved(text: str, delta: timedelta) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def resources_of(bundle: FhirDict) -> Iterator[FhirDict]:
+def resources_of(bundle: FhirResource) -> Iterator[FhirResource]:
     for entry in bundle.get("entry", []):
         if isinstance(entry.get("resource"), dict):
             yield entry["resource"]
@@ -102,17 +102,17 @@ class FixtureLoader:
                 return LoadResult(path.stem, patients, method)
         raise FixtureLoadError(f"{path.name}: the FHIR server refused the transaction, the batch and the PUTs")
 
-    def _post(self, bundle: FhirDict) -> requests.Response:
+    def _post(self, bundle: FhirResource) -> requests.Response:
         return self.session.post(self.base, json=bundle, headers=self.headers, timeout=self.timeout)
 
-    def _transaction(self, bundle: FhirDict) -> bool:
+    def _transaction(self, bundle: FhirResource) -> bool:
         response = self._post(bundle)
         if response.status_code in REFUSED_TRANSACTION:
             return False
         self._raise_unless_ok(response, "transaction")
         return True
 
-    def _batch(self, bundle: FhirDict) -> bool:
+    def _batch(self, bundle: FhirResource) -> bool:
         response = self._post({**bundle, "type": "batch"})
         if response.status_code in REFUSED_TRANSACTION:
             return False
@@ -120,7 +120,7 @@ class FixtureLoader:
         statuses = [str(entry.get("response", {}).get("status", "")) for entry in response.json().get("entry", [])]
         return all(status.startswith("2") for status in statuses)
 
-    def _puts(self, bundle: FhirDict) -> bool:
+    def _puts(self, bundle: FhirResource) -> bool:
         for resource in resources_of(bundle):
             url = f"{self.base}/{resource['resourceType']}/{resource['id']}"
             response = self.session.put(url, json=resource, headers=self.headers, timeout=self.timeout)

@@ -37,11 +37,13 @@ def _absolute_url(value: str) -> str:
 AbsoluteUrl = Annotated[str, AfterValidator(_absolute_url)]
 
 
-class Strict(BaseModel):
+class CatalogModel(BaseModel):
+    """A table of the catalog: an unknown key is a typo an informatics team must hear about."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Coding(Strict):
+class Coding(CatalogModel):
     system: str = Field(min_length=1)
     code: str = Field(min_length=1)
     display: str = Field(min_length=1)
@@ -50,7 +52,7 @@ class Coding(Strict):
         return {"system": self.system, "code": self.code, "display": self.display}
 
 
-class Link(Strict):
+class Link(CatalogModel):
     label: str = Field(min_length=1)
     url: AbsoluteUrl
     type: Literal["absolute", "smart"]
@@ -69,7 +71,7 @@ class Link(Strict):
         return link
 
 
-class Defaults(Strict):
+class Defaults(CatalogModel):
     source_label: str = Field(min_length=1, description="template: receives policy_version")
     source_url: AbsoluteUrl
     source_icon: AbsoluteUrl | None = None
@@ -79,7 +81,7 @@ class Defaults(Strict):
     override_reasons: tuple[Coding, ...] = ()
 
 
-class KindEntry(Strict):
+class KindEntry(CatalogModel):
     topic: Coding
     summary: str = Field(min_length=1)
     detail: str = Field(min_length=1)
@@ -88,7 +90,7 @@ class KindEntry(Strict):
     override_reasons: tuple[Coding, ...] | None = None
 
 
-class CardsFile(Strict):
+class CardsFile(CatalogModel):
     defaults: Defaults
     kinds: dict[str, KindEntry]
     texts: dict[str, str] = Field(default_factory=dict)
@@ -102,14 +104,14 @@ class CardsFile(Strict):
         return self
 
 
-class OrderTemplate(Strict):
+class OrderTemplate(CatalogModel):
     display: str = Field(min_length=1)
     rxnorm: str = Field(pattern=r"^\d+$")
     site_codings: tuple[Coding, ...] = ()
     note: str | None = Field(default=None, min_length=1)
 
 
-class OrdersFile(Strict):
+class OrdersFile(CatalogModel):
     route: Coding
     drugs: dict[str, OrderTemplate]
 
@@ -129,7 +131,7 @@ class CompiledKind:
     detail: Template
 
 
-class TextsFile(Strict):
+class TextsFile(CatalogModel):
     texts: dict[str, str]
 
 

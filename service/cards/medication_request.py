@@ -14,10 +14,10 @@ from typing import Any
 from service.cards.catalog import CardCatalog, OrderTemplate
 from service.crs.assessment import RecommendedOrder
 from service.crs.order_check import CorrectedDose
+from service.fhir.bundles import FhirResource
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 UCUM = "http://unitsofmeasure.org"
-FhirResource = dict[str, Any]
 
 
 def dose_quantity(dose_mg: float | None, dose_mg_per_kg: float | None) -> dict[str, Any]:

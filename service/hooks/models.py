@@ -38,11 +38,13 @@ def _is_reference(value: str) -> str:
 RelativeReference = Annotated[str, Field(max_length=200), AfterValidator(_is_reference)]
 
 
-class Lenient(BaseModel):
+class RequestModel(BaseModel):
+    """Part of an EHR's request: CDS Hooks lets EHRs add fields, so unknown ones are ignored, never refused."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class FhirAuthorization(Lenient):
+class FhirAuthorization(RequestModel):
     access_token: str = Field(min_length=1, max_length=16384)
     token_type: str = "Bearer"  # noqa: S105 - the token type, not a secret
     expires_in: int | None = None
@@ -58,7 +60,7 @@ class FhirAuthorization(Lenient):
         return value
 
 
-class DraftOrders(Lenient):
+class DraftOrders(RequestModel):
     """``draftOrders``: a FHIR Bundle of the orders being written; entries kept as plain dicts."""
 
     resourceType: Literal["Bundle"]  # noqa: N815 - FHIR's field name
@@ -75,7 +77,7 @@ class DraftOrders(Lenient):
         return {f"{res['resourceType']}/{res['id']}" for res in self.resources() if isinstance(res.get("id"), str)}
 
 
-class PatientViewContext(Lenient):
+class PatientViewContext(RequestModel):
     userId: RelativeReference  # noqa: N815
     patientId: FhirId  # noqa: N815
     encounterId: FhirId | None = None  # noqa: N815
@@ -107,7 +109,7 @@ CONTEXT_MODELS: dict[str, type[PatientViewContext]] = {
 }
 
 
-class HookRequest(Lenient):
+class HookRequest(RequestModel):
     """The envelope of every hook call; ``context`` is validated afterwards by the hook's model."""
 
     hook: str = Field(min_length=1, max_length=100)
