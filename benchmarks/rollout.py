@@ -32,7 +32,7 @@ def interleaved(variants: dict[str, Any], body: bytes, rounds: int = 40) -> dict
         for name, (client, skip_record) in clients.items():
             original = calls._write
             if skip_record:
-                calls._write = lambda _state, _row: None
+                calls._write = lambda state, row: None
             started = time.perf_counter()
             response = client.post("/cds-services/crs-patient-view", data=body, content_type="application/json")
             elapsed = time.perf_counter() - started

@@ -151,7 +151,7 @@ def call_hook(client: FlaskClient) -> Callable[..., Any]:
     def call(body: dict[str, Any], service_id: str | None = None) -> Any:
         response = client.post(f"/cds-services/{service_id or SERVICE_FOR_HOOK[body['hook']]}", json=body)
         if response.status_code == 200:
-            check_response(response.json)  # every 200 a test sees obeys the card rules of the checklist
+            check_response(response.get_json())  # every 200 a test sees obeys the card rules of the checklist
         return response
 
     return call

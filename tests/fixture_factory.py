@@ -578,9 +578,9 @@ def scenarios() -> list[Scenario]:
     )
 
     c = adult("toci-limit-3-in-24h").weight(70).daily_labs()
-    for hours in (23, 15, 8.5):
-        c.vitals(hours + 0.5, temp=38.7, systolic=85)
-        c.given("tocilizumab", hours, (560, "mg"))
+    for dose_hours in (23, 15, 8.5):
+        c.vitals(dose_hours + 0.5, temp=38.7, systolic=85)
+        c.given("tocilizumab", dose_hours, (560, "mg"))
     c.vitals(1, temp=38.6, systolic=86)
     s.append(
         Scenario(

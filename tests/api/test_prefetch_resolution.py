@@ -256,7 +256,7 @@ def test_missing_keys_are_fetched_in_parallel(app: Flask) -> None:
     barrier = threading.Barrier(4, timeout=3)
 
     class MeetingAdapter(requests.adapters.BaseAdapter):
-        def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:
+        def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:  # type: ignore[override]
             barrier.wait()
             response = requests.Response()
             response.status_code = 200

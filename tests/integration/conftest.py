@@ -143,7 +143,10 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
     port = free_port()
-    run = lambda command: subprocess.run(as_postgres_user(command), check=True, capture_output=True)  # noqa: E731
+
+    def run(command: list[str]) -> None:
+        subprocess.run(as_postgres_user(command), check=True, capture_output=True)
+
     run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"])
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
     run([str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"])

@@ -137,8 +137,8 @@ def test_fixtures_load_falls_back_when_transactions_are_refused(fhir_server: str
     loader = FixtureLoader(fhir_server, FHIR_TOKEN)
     bundle_path = next(p for p in fixture_paths() if p.stem == "grade1-fever")
 
-    loader._transaction = lambda _bundle: False  # type: ignore[method-assign]
-    loader._batch = lambda _bundle: False  # type: ignore[method-assign]
+    loader._transaction = lambda bundle: False  # type: ignore[method-assign]
+    loader._batch = lambda bundle: False  # type: ignore[method-assign]
     result = loader.load(bundle_path, datetime.now(UTC))
 
     assert (result.method, result.patient_ids) == ("put", ("crs-grade1-fever",))

@@ -32,7 +32,7 @@ def post_all(app: Flask) -> list[dict[str, Any]]:
     for call in calls():
         response = client.post(f"/cds-services/{call.service_id}", json=call.body)
         assert response.status_code == 200, (call.name, response.json)
-        answers.append(response.json)
+        answers.append(response.get_json())
     return answers
 
 

@@ -39,7 +39,7 @@ def tampered(token: str) -> str:
 def alg_none(keys: EhrKeys) -> str:
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": AUD, "exp": now + 300, "iat": now, "jti": "none-1"}
-    return jwt.encode(claims, None, algorithm="none", headers={"kid": KID_EC})
+    return jwt.encode(claims, "", algorithm="none", headers={"kid": KID_EC})
 
 
 def hs256_with_public_key(keys: EhrKeys) -> str:

@@ -42,7 +42,7 @@ def test_fuzzed_requests_get_documented_answers(fuzzed_app: Flask, method: str, 
 
     @given(case=operation.as_strategy())
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    def fuzz(case: schemathesis.Case) -> None:
+    def fuzz(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
         case.call_and_validate(checks=CHECKS)
 
     fuzz()

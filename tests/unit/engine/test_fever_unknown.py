@@ -175,8 +175,8 @@ def test_G_VASOPRESSOR_evidence_shows_start_and_names_a_paused_infusion() -> Non
 
     lines = {(evidence_text(item), item.at.isoformat() if item.at else None) for item in assessment.evidence}
     assert ("Norepinephrine infusion running since 07:00 UTC, 5 h ago", at(5).replace("Z", "+00:00")) in lines
-    paused = "Epinephrine infusion started 06:00 UTC, 6 h ago is on hold: paused, not counted"
-    assert (paused, at(6).replace("Z", "+00:00")) in lines
+    paused_line = "Epinephrine infusion started 06:00 UTC, 6 h ago is on hold: paused, not counted"
+    assert (paused_line, at(6).replace("Z", "+00:00")) in lines
     assert all(item.at != NOW for item in assessment.evidence if item.rule == "G-VASOPRESSOR")
 
 

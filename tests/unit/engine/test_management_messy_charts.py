@@ -6,6 +6,7 @@ Each test is one situation a clinical reviewer found, named by the rule it prove
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -87,7 +88,7 @@ def test_M_G2_ESCALATE_not_when_the_grade_now_is_unknown() -> None:
     assert "M-G2-ESCALATE" not in chart(resources).rules
 
 
-def grade4_with_methylprednisolone(doses: list[tuple[float, float]]) -> list[Resource]:
+def grade4_with_methylprednisolone(doses: Sequence[tuple[float, float]]) -> list[Resource]:
     drips = [given("norepinephrine", 80, running=True), given("phenylephrine", 80, running=True)]
     return adult(
         *vitals(),

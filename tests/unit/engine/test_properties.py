@@ -48,10 +48,10 @@ def worse_pair(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     worse["temp_c"] = draw(
         st.floats(min_value=base["temp_c"], max_value=41.5, allow_nan=False).map(lambda t: round(t, 1))
     )
-    worse["systolic"] = draw(st.integers(min_value=40, max_value=base["systolic"]))
-    worse["support"] = draw(st.integers(min_value=base["support"], max_value=len(SUPPORT_LADDER) - 1))
+    worse["systolic"] = draw(st.integers(min_value=40, max_value=int(base["systolic"])))
+    worse["support"] = draw(st.integers(min_value=int(base["support"]), max_value=len(SUPPORT_LADDER) - 1))
     worse["flow_l_min"] = draw(st.floats(min_value=base["flow_l_min"], max_value=20, allow_nan=False))
-    worse["pressors"] = draw(st.integers(min_value=base["pressors"], max_value=len(PRESSORS)))
+    worse["pressors"] = draw(st.integers(min_value=int(base["pressors"]), max_value=len(PRESSORS)))
     worse["temp_c"] = max(worse["temp_c"], base["temp_c"])
     return base, worse
 

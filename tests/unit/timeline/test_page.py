@@ -95,7 +95,7 @@ def test_the_csp_allows_the_pages_own_stylesheet_and_nothing_else() -> None:
     assert "default-src 'none'" in page.csp
     assert "script-src" not in page.csp
     assert "unsafe-inline" not in page.csp
-    assert re.search(r"<style>(.*?)</style>", page.html, re.S).group(1) == stylesheet()  # type: ignore[union-attr]
+    assert re.search(r"<style>(.*?)</style>", page.html, re.S).group(1) == stylesheet()
 
 
 def test_fhir_text_is_escaped_in_the_page_and_the_chart() -> None:
