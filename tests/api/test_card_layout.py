@@ -21,7 +21,7 @@ from service.crs.assessment import Assessment, Note
 from service.crs.engine import assess
 from service.crs.notes import NOTE_PARAMS
 from service.settings import BUNDLED_CATALOG_DIR
-from tests.api.test_golden_cards import nulls_in
+from tests.cds_contract import nulls_in
 from tests.fhir_builders import NOW, POLICY, TRANSLATOR
 from tests.golden_cases import CASES
 from tests.rollout_support import fixture_call, fixture_rows

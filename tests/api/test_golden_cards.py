@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.cds_contract import nulls_in
 from tests.golden_cases import CASES, Case, request_for
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -94,16 +95,6 @@ def expected(case: Case) -> str:
         f"{indicator} \u201c{summary}\u2026\u201d" + (f" [{', '.join(labels)}]" if labels else "")
         for summary, indicator, labels in case.cards
     )
-
-
-def nulls_in(value: Any, where: str = "") -> list[str]:
-    if value is None:
-        return [where]
-    if isinstance(value, dict):
-        return [found for key, item in value.items() for found in nulls_in(item, f"{where}.{key}")]
-    if isinstance(value, list):
-        return [found for index, item in enumerate(value) for found in nulls_in(item, f"{where}[{index}]")]
-    return []
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
