@@ -99,7 +99,9 @@ def _plan_tocilizumab(situation: Situation, findings: Findings) -> None:
         )
         return
     _suggest_tocilizumab(situation, findings, flags)
-    if not history.given:  # M-NO-DELAY
+    # M-NO-DELAY. Reading: "no tocilizumab given yet" cannot be said while a medication given is unidentified
+    # (R-UNIDENTIFIED): it may be tocilizumab, and the card asks to check it first.
+    if not history.given and "unidentified-medications" not in findings.flags:
         findings.step("M-NO-DELAY", hours=NO_DELAY_HOURS, fold=NO_DELAY_RISK)
 
 

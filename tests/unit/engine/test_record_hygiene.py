@@ -121,6 +121,15 @@ def test_R_UNIDENTIFIED_suggestions_are_not_preselected() -> None:
     assert not any(order.is_recommended for order in assessment.recommended)
 
 
+def test_R_UNIDENTIFIED_no_do_not_delay_while_an_unidentified_dose_may_be_tocilizumab() -> None:
+    """M-NO-DELAY says no tocilizumab was given yet: unknowable while a given medication is unidentified."""
+    unidentified = chart(adult(temp(1, 38.6), bp(1, 85), unknown_code("TCZ", 5)))
+    identified = chart(adult(temp(1, 38.6), bp(1, 85)))
+
+    assert "M-NO-DELAY" not in unidentified.rules
+    assert "M-NO-DELAY" in identified.rules
+
+
 def test_R_UNIDENTIFIED_before_t0_is_not_named() -> None:
     assessment = chart(adult(temp(1, 38.6), bp(1, 85), unknown_code("old product", 200)))
 
