@@ -47,6 +47,11 @@ class Context:
         )
 
     @cached_property
+    def grades(self) -> dict[tuple[datetime, object], GradeResult]:
+        """``grade_at`` by moment (``grade_at`` reads only the frozen timeline and policy)."""
+        return {}
+
+    @cached_property
     def fever_times(self) -> tuple[datetime, ...]:
         return tuple(t.at for t in self.fevers)
 
@@ -95,7 +100,18 @@ class GradeResult:
 
 
 def grade_at(ctx: Context, moment: datetime) -> GradeResult:
-    """G-GRADE: max(fever 1, hypotension class, hypoxia class) with fever or waiver, else 0."""
+    """G-GRADE: max(fever 1, hypotension class, hypoxia class) with fever or waiver, else 0.
+
+    Computed once per moment of an assessment: the escalation rule and the grade at a dose re-read moments.
+    """
+    key = (moment, moment.tzinfo)
+    result = ctx.grades.get(key)
+    if result is None:
+        result = ctx.grades[key] = _grade_at(ctx, moment)
+    return result
+
+
+def _grade_at(ctx: Context, moment: datetime) -> GradeResult:
     fever, fever_evidence = fever_state(ctx, moment)
     waiver = waiver_dose(ctx, moment) if not fever else None
     vasopressors = active_vasopressors(ctx, moment)
@@ -176,6 +192,10 @@ def waiver_dose(ctx: Context, moment: datetime) -> Administration | None:
 
 
 def waiver_windows(policy: Policy) -> dict[str, timedelta]:
+    return policy.derived("waiver-windows", _waiver_windows)
+
+
+def _waiver_windows(policy: Policy) -> dict[str, timedelta]:
     waiver = policy.waiver
     by_role = {
         "antipyretic": waiver.antipyretic_hours,
@@ -247,13 +267,21 @@ def is_running(dose: Administration, moment: datetime, recent_end: timedelta) ->
 
 def paused_infusions(ctx: Context, moment: datetime) -> tuple[Administration, ...]:
     """G-VASOPRESSOR: vasopressor or inotrope infusions on hold at ``moment``, named but not counted."""
-    drugs = ctx.policy.drugs_with_role("vasopressor") | ctx.policy.drugs_with_role("inotrope")
+    drugs = ctx.policy.derived("pressors-or-inotropes", _pressors_or_inotropes)
     return tuple(d for d in ctx.timeline.given(drugs, moment) if d.status == "on-hold" and d.end is None)
+
+
+def _pressors_or_inotropes(policy: Policy) -> frozenset[str]:
+    return policy.drugs_with_role("vasopressor") | policy.drugs_with_role("inotrope")
+
+
+def _inotropes_only(policy: Policy) -> frozenset[str]:
+    return policy.drugs_with_role("inotrope") - policy.drugs_with_role("vasopressor")
 
 
 def running_inotropes(ctx: Context, moment: datetime) -> tuple[Administration, ...]:
     recent_end = ctx.hours(ctx.policy.support.vasopressor_recent_end_hours)
-    inotropes = ctx.policy.drugs_with_role("inotrope") - ctx.policy.drugs_with_role("vasopressor")
+    inotropes = ctx.policy.derived("inotropes-only", _inotropes_only)
     return tuple(d for d in ctx.timeline.given(inotropes, moment) if is_running(d, moment, recent_end))
 
 

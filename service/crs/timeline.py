@@ -237,6 +237,15 @@ class Timeline:
     unrecognised_codes: tuple[UnrecognisedCode, ...] = ()
     implausible_values: tuple[ImplausibleValue, ...] = ()
     duplicate_doses: tuple[DuplicateDose, ...] = ()
+    # The doses of each drug set asked for, with their times: the grade history asks at every event.
+    _given: dict[frozenset[str], Series[Administration]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def given(self, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
-        return tuple(dose for dose in self.administrations.up_to(up_to) if dose.drug in drugs)
+        """The doses of ``drugs`` at or before ``up_to``, in time order."""
+        doses = self._given.get(drugs)
+        if doses is None:
+            kept = tuple(dose for dose in self.administrations.items if dose.drug in drugs)
+            doses = self._given[drugs] = Series(kept, tuple(dose.at for dose in kept))
+        return doses.up_to(up_to)
