@@ -193,7 +193,9 @@ class Series(Generic[T]):
         self, moment: datetime, within: timedelta | None = None, where: Callable[[T], bool] | None = None
     ) -> T | None:
         """The newest record at or before ``moment`` (and not older than ``within``) that passes ``where``."""
-        for record in reversed(self.up_to(moment)):
+        items = self.items
+        for index in range(bisect_right(self._times, moment) - 1, -1, -1):  # no copy of the whole past
+            record = items[index]
             if within is not None and moment - record.at > within:
                 return None
             if where is None or where(record):

@@ -113,12 +113,14 @@ def read_observation(observation: FhirDict, codes: ObservationCodes, out: Observ
     keys = coding_keys(observation.get("code"))
     source = reference_of(observation)
     is_device = _read_device(observation, at, source, codes, out)
-    for code in keys & codes.baseline_items.keys():
-        out.baseline_labs.extend(BaselineLab(at, item, source) for item in codes.baseline_items[code])
+    baseline = not keys.isdisjoint(codes.baseline_items)
+    if baseline:
+        for code in keys & codes.baseline_items.keys():
+            out.baseline_labs.extend(BaselineLab(at, item, source) for item in codes.baseline_items[code])
     reader = _reader_for(keys, codes)
     if reader is not None:
         reader(observation, at, source, keys, codes, out)
-    elif not is_device and not keys & codes.baseline_items.keys():
+    elif not is_device and not baseline:
         out.unrecognised.extend(_unrecognised(observation))
 
 
@@ -294,7 +296,10 @@ def _read_oxygen_numbers(
 def _read_device(obs: FhirDict, at: datetime, source: str, codes: ObservationCodes, out: ObservationRecords) -> bool:
     """G-HYPOXIA: a value that is a known device or room-air code counts, whatever the Observation's code."""
     concepts = [obs.get("valueCodeableConcept")]
-    concepts += [c.get("valueCodeableConcept") for c in obs.get("component") or [] if isinstance(c, dict)]
+    if "component" in obs:  # most Observations have neither: a measured value, no coded one
+        concepts += [c.get("valueCodeableConcept") for c in obs.get("component") or [] if isinstance(c, dict)]
+    elif concepts[0] is None:
+        return False
     for concept in concepts:
         for coding in codings(concept):
             device = codes.devices.get(f"{coding.get('system')}|{coding.get('code')}")
