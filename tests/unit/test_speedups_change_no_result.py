@@ -1,9 +1,10 @@
 """Issue 13: the speed-ups change no clinical result.
 
 The oracle is the straightforward code the speed-ups replaced, kept here: the grade re-computed at every
-moment asked (no memo), the doses of a drug set filtered from all administrations at each question, the
-policy's role sets and waiver windows re-derived at each question, ``Series.latest`` over a copy of the past,
-and in translation the per-Observation set unions, an uncached timestamp parser and the old coding readers.
+moment asked (no memo), the escalation rule's scan reading the full managed grade at each event, the doses
+of a drug set filtered from all administrations at each question, the policy's role sets and waiver windows
+re-derived at each question, ``Series.latest`` over a copy of the past, and in translation the
+per-Observation set unions, an uncached timestamp parser and the old coding readers.
 Every fixture in ``fhir_fixtures/`` and a generated sample of multi-day charts are translated and assessed
 both ways; the timelines and the full assessments must be equal.
 """
@@ -25,7 +26,8 @@ from hypothesis import strategies as st
 from service.crs.assessment import Assessment
 from service.crs.engine import assess
 from service.crs.grading import Context
-from service.crs.history import car_t_infusions, event_times, grade_history, last_rise_to_grade_2, managed_grade_at
+from service.crs import history
+from service.crs.history import car_t_infusions, event_times, grade_history, managed_grade_at
 from service.crs.policy import Policy
 from service.crs.timeline import Administration, Series, Timeline
 from service.fhir import fields, observations
@@ -56,6 +58,20 @@ def reference_latest(
 
 def reference_derived(self: Policy, _key: object, compute: Callable[[Policy], T]) -> T:
     return compute(self)
+
+
+def reference_last_rise(ctx: Context, now: datetime, stop_before: datetime | None = None) -> datetime | None:
+    rise: datetime | None = None
+    for moment in reversed(event_times(ctx, now)):
+        grade = managed_grade_at(ctx, moment)
+        if grade is None:
+            continue
+        if grade < 2:
+            return rise
+        rise = moment
+        if stop_before is not None and moment < stop_before:
+            return rise
+    return rise
 
 
 def reference_coding_keys(concept: object) -> set[str]:
@@ -104,6 +120,7 @@ def reference_code() -> Iterator[None]:
         mock.patch.object(Series, "latest", reference_latest),
         mock.patch.object(Policy, "derived", reference_derived),
         mock.patch.object(Context, "grades", property(lambda _self: {})),  # a memo that never remembers
+        mock.patch.object(history, "last_rise_to_grade_2", reference_last_rise),
         mock.patch.object(fields, "_instant", fields._instant.__wrapped__),
         mock.patch.object(fields, "coding_keys", reference_coding_keys),
         mock.patch.object(observations, "coding_keys", reference_coding_keys),
@@ -122,7 +139,7 @@ def history_at(timeline: Timeline, now: datetime) -> tuple[object, ...]:
     ctx = Context(timeline, POLICY, infusions[0].at if infusions else None)
     moments = event_times(ctx, now)
     managed = tuple(managed_grade_at(ctx, moment) for moment in reversed(moments))
-    return grade_history(ctx, now), managed, last_rise_to_grade_2(ctx, now)
+    return grade_history(ctx, now), managed, history.last_rise_to_grade_2(ctx, now)
 
 
 Outcome = tuple[Timeline, list[Assessment], list[tuple[object, ...]]]
