@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import given as for_all
 from hypothesis import strategies as st
 
+from service.crs import history
 from service.crs.assessment import Assessment
 from service.crs.engine import assess
 from service.crs.grading import Context
-from service.crs import history
 from service.crs.history import car_t_infusions, event_times, grade_history, managed_grade_at
 from service.crs.policy import Policy
 from service.crs.timeline import Administration, Series, Timeline
