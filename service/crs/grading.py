@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from service.crs.assessment import Param
 from service.crs.evidence import Evidence
@@ -29,7 +29,7 @@ class Context:
     t0: datetime | None
 
     def hours(self, value: float) -> timedelta:
-        return timedelta(hours=value)
+        return _hours(value)
 
     @property
     def start(self) -> datetime:
@@ -64,6 +64,12 @@ class Context:
             continues = index > 0 and fever.at - self.fevers[index - 1].at < gap
             starts.append(starts[-1] if continues else index)
         return tuple(starts)
+
+
+@lru_cache(maxsize=64)
+def _hours(value: float) -> timedelta:
+    """The policy's few windows, asked for at every event of the grade history."""
+    return timedelta(hours=value)
 
 
 @dataclass(frozen=True)
