@@ -396,12 +396,12 @@ def _bp_evidence(reading: BloodPressure, sbp_below: float, map_below: float | No
 def current_oxygen(ctx: Context, moment: datetime) -> OxygenSupport | None:
     """C3: the latest device documentation in 24 h, with the latest flow and FiO2 documented since it."""
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
-    oxygen = ctx.timeline.oxygen
-    devices = oxygen.latest_all(moment, window, where=lambda record: record.device is not None)
+    timeline = ctx.timeline
+    devices = timeline.oxygen_with("device").latest_all(moment, window)
     device = max(devices, key=_support_rank) if devices else None  # R-TIES: the most supportive device
     since = device.at if device else moment - window
-    flows = oxygen.latest_all(moment, moment - since, where=lambda record: record.flow_l_min is not None)
-    fio2s = oxygen.latest_all(moment, moment - since, where=lambda record: record.fio2_pct is not None)
+    flows = timeline.oxygen_with("flow_l_min").latest_all(moment, moment - since)
+    fio2s = timeline.oxygen_with("fio2_pct").latest_all(moment, moment - since)
     flow = max(flows, key=lambda record: record.flow_l_min or 0) if flows else None
     fio2 = max(fio2s, key=lambda record: record.fio2_pct or 0) if fio2s else None
     found = [record for record in (device, flow, fio2) if record is not None]

@@ -243,6 +243,15 @@ class Timeline:
     _given: dict[frozenset[str], Series[Administration]] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
+    _oxygen_with: dict[str, Series[OxygenSupport]] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def oxygen_with(self, attribute: Literal["device", "flow_l_min", "fio2_pct"]) -> Series[OxygenSupport]:
+        """The oxygen records that document ``attribute``, in the same order (asked at every event)."""
+        kept = self._oxygen_with.get(attribute)
+        if kept is None:
+            records = tuple(record for record in self.oxygen.items if getattr(record, attribute) is not None)
+            kept = self._oxygen_with[attribute] = Series(records, tuple(record.at for record in records))
+        return kept
 
     def given(self, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
         """The doses of ``drugs`` at or before ``up_to``, in time order."""

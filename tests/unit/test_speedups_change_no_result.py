@@ -1,10 +1,11 @@
 """Issue 13: the speed-ups change no clinical result.
 
 The oracle is the straightforward code the speed-ups replaced, kept here: the grade re-computed at every
-moment asked (no memo), the escalation rule's scan reading the full managed grade at each event, the doses
-of a drug set filtered from all administrations at each question, the policy's role sets and waiver windows
-re-derived at each question, ``Series.latest`` over a copy of the past, and in translation the
-per-Observation set unions, an uncached timestamp parser and the old coding readers.
+moment asked (no memo), the escalation rule's scan reading the full managed grade at each event, the oxygen
+support found by filters over all oxygen records, the doses of a drug set filtered from all administrations
+at each question, the policy's role sets and waiver windows re-derived at each question, ``Series.latest``
+over a copy of the past, and in translation the per-Observation set unions, an uncached timestamp parser
+and the old coding readers.
 Every fixture in ``fhir_fixtures/`` and a generated sample of multi-day charts are translated and assessed
 both ways; the timelines and the full assessments must be equal.
 """
@@ -23,13 +24,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import given as for_all
 from hypothesis import strategies as st
 
-from service.crs import history
+from service.crs import grading, history
 from service.crs.assessment import Assessment
 from service.crs.engine import assess
 from service.crs.grading import Context
 from service.crs.history import car_t_infusions, event_times, grade_history, managed_grade_at
 from service.crs.policy import Policy
-from service.crs.timeline import Administration, Series, Timeline
+from service.crs.timeline import Administration, OxygenSupport, Series, Timeline
 from service.fhir import fields, observations
 from service.fhir.fields import FhirDict, codings
 from service.fhir.observations import ObservationCodes
@@ -72,6 +73,30 @@ def reference_last_rise(ctx: Context, now: datetime, stop_before: datetime | Non
         if stop_before is not None and moment < stop_before:
             return rise
     return rise
+
+
+def reference_current_oxygen(ctx: Context, moment: datetime) -> OxygenSupport | None:
+    window = ctx.hours(ctx.policy.freshness.vitals_hours)
+    oxygen = ctx.timeline.oxygen
+    devices = oxygen.latest_all(moment, window, where=lambda record: record.device is not None)
+    device = max(devices, key=grading._support_rank) if devices else None
+    since = device.at if device else moment - window
+    flows = oxygen.latest_all(moment, moment - since, where=lambda record: record.flow_l_min is not None)
+    fio2s = oxygen.latest_all(moment, moment - since, where=lambda record: record.fio2_pct is not None)
+    flow = max(flows, key=lambda record: record.flow_l_min or 0) if flows else None
+    fio2 = max(fio2s, key=lambda record: record.fio2_pct or 0) if fio2s else None
+    found = [record for record in (device, flow, fio2) if record is not None]
+    if not found:
+        return None
+    return OxygenSupport(
+        at=max(record.at for record in found),
+        device=device.device if device else None,
+        device_name=device.device_name if device else None,
+        flow_l_min=flow.flow_l_min if flow else None,
+        fio2_pct=fio2.fio2_pct if fio2 else None,
+        source=", ".join(sorted({record.source for record in found})),
+        invasive=device.invasive if device else False,
+    )
 
 
 def reference_coding_keys(concept: object) -> set[str]:
@@ -121,6 +146,7 @@ def reference_code() -> Iterator[None]:
         mock.patch.object(Policy, "derived", reference_derived),
         mock.patch.object(Context, "grades", property(lambda _self: {})),  # a memo that never remembers
         mock.patch.object(history, "last_rise_to_grade_2", reference_last_rise),
+        mock.patch.object(grading, "current_oxygen", reference_current_oxygen),
         mock.patch.object(fields, "_instant", fields._instant.__wrapped__),
         mock.patch.object(fields, "coding_keys", reference_coding_keys),
         mock.patch.object(observations, "coding_keys", reference_coding_keys),
