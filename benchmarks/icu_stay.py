@@ -33,6 +33,31 @@ def icu_stay(hours: int = 24 * 7) -> list[dict[str, Any]]:
     return resources
 
 
+def with_temperature_patch(resources: list[dict[str, Any]], hours: int) -> list[dict[str, Any]]:
+    """A continuous temperature patch: one reading a minute over the last ``hours`` (a wearable's stream)."""
+    return resources + [temp(minute / 60, 37.2 + (minute % 90) / 60) for minute in range(hours * 60)]
+
+
+def with_medication_references(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The administrations name their drug by ``medicationReference`` (as many EHRs do), plus the Medications.
+
+    A FHIR server that honours the service's ``_include`` returns the Medications with the search; one that
+    does not leaves them to ``fetch_medications``.
+    """
+    medications: dict[str, dict[str, Any]] = {}
+    out = []
+    for resource in resources:
+        concept = resource.get("medicationCodeableConcept")
+        if resource["resourceType"] != "MedicationAdministration" or concept is None:
+            out.append(resource)
+            continue
+        key = "med-" + "".join(c if c.isalnum() else "-" for c in concept["text"])
+        medications[key] = {"resourceType": "Medication", "id": key, "code": concept}
+        rest = {k: v for k, v in resource.items() if k != "medicationCodeableConcept"}
+        out.append({**rest, "medicationReference": {"reference": f"Medication/{key}"}})
+    return out + list(medications.values())
+
+
 def searchset(resources: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return {
         "resourceType": "Bundle",

@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=60, ge=0, le=300)
     jwt_max_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
     jwks_refresh_seconds: int = Field(default=60, ge=10, le=86400)
-    json_max_depth: int = Field(default=64, ge=16, le=1000)
+    # At most 500: a body that deep is still re-serialised (feedback's raw JSON, the audit) within Python's
+    # recursion limit of 1000 with the request's own frames; orjson's parser stops at 1024 by itself.
+    json_max_depth: int = Field(default=64, ge=16, le=500)
     json_max_array_items: int = Field(default=200_000, ge=1000)
     workers: int = Field(default=2, ge=1, le=64, description="gunicorn worker processes")
     threads: int = Field(default=4, ge=1, le=64, description="threads per gunicorn worker")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from service.crs.assessment import Param
 from service.crs.evidence import Evidence
@@ -29,7 +29,7 @@ class Context:
     t0: datetime | None
 
     def hours(self, value: float) -> timedelta:
-        return timedelta(hours=value)
+        return _hours(value)
 
     @property
     def start(self) -> datetime:
@@ -47,6 +47,11 @@ class Context:
         )
 
     @cached_property
+    def grades(self) -> dict[tuple[datetime, object], GradeResult]:
+        """``grade_at`` by moment (``grade_at`` reads only the frozen timeline and policy)."""
+        return {}
+
+    @cached_property
     def fever_times(self) -> tuple[datetime, ...]:
         return tuple(t.at for t in self.fevers)
 
@@ -59,6 +64,12 @@ class Context:
             continues = index > 0 and fever.at - self.fevers[index - 1].at < gap
             starts.append(starts[-1] if continues else index)
         return tuple(starts)
+
+
+@lru_cache(maxsize=64)
+def _hours(value: float) -> timedelta:
+    """The policy's few windows, asked for at every event of the grade history."""
+    return timedelta(hours=value)
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,18 @@ class GradeResult:
 
 
 def grade_at(ctx: Context, moment: datetime) -> GradeResult:
-    """G-GRADE: max(fever 1, hypotension class, hypoxia class) with fever or waiver, else 0."""
+    """G-GRADE: max(fever 1, hypotension class, hypoxia class) with fever or waiver, else 0.
+
+    Computed once per moment of an assessment: the escalation rule and the grade at a dose re-read moments.
+    """
+    key = (moment, moment.tzinfo)
+    result = ctx.grades.get(key)
+    if result is None:
+        result = ctx.grades[key] = _grade_at(ctx, moment)
+    return result
+
+
+def _grade_at(ctx: Context, moment: datetime) -> GradeResult:
     fever, fever_evidence = fever_state(ctx, moment)
     waiver = waiver_dose(ctx, moment) if not fever else None
     vasopressors = active_vasopressors(ctx, moment)
@@ -176,6 +198,10 @@ def waiver_dose(ctx: Context, moment: datetime) -> Administration | None:
 
 
 def waiver_windows(policy: Policy) -> dict[str, timedelta]:
+    return policy.derived("waiver-windows", _waiver_windows)
+
+
+def _waiver_windows(policy: Policy) -> dict[str, timedelta]:
     waiver = policy.waiver
     by_role = {
         "antipyretic": waiver.antipyretic_hours,
@@ -247,13 +273,21 @@ def is_running(dose: Administration, moment: datetime, recent_end: timedelta) ->
 
 def paused_infusions(ctx: Context, moment: datetime) -> tuple[Administration, ...]:
     """G-VASOPRESSOR: vasopressor or inotrope infusions on hold at ``moment``, named but not counted."""
-    drugs = ctx.policy.drugs_with_role("vasopressor") | ctx.policy.drugs_with_role("inotrope")
+    drugs = ctx.policy.derived("pressors-or-inotropes", _pressors_or_inotropes)
     return tuple(d for d in ctx.timeline.given(drugs, moment) if d.status == "on-hold" and d.end is None)
+
+
+def _pressors_or_inotropes(policy: Policy) -> frozenset[str]:
+    return policy.drugs_with_role("vasopressor") | policy.drugs_with_role("inotrope")
+
+
+def _inotropes_only(policy: Policy) -> frozenset[str]:
+    return policy.drugs_with_role("inotrope") - policy.drugs_with_role("vasopressor")
 
 
 def running_inotropes(ctx: Context, moment: datetime) -> tuple[Administration, ...]:
     recent_end = ctx.hours(ctx.policy.support.vasopressor_recent_end_hours)
-    inotropes = ctx.policy.drugs_with_role("inotrope") - ctx.policy.drugs_with_role("vasopressor")
+    inotropes = ctx.policy.derived("inotropes-only", _inotropes_only)
     return tuple(d for d in ctx.timeline.given(inotropes, moment) if is_running(d, moment, recent_end))
 
 
@@ -362,12 +396,12 @@ def _bp_evidence(reading: BloodPressure, sbp_below: float, map_below: float | No
 def current_oxygen(ctx: Context, moment: datetime) -> OxygenSupport | None:
     """C3: the latest device documentation in 24 h, with the latest flow and FiO2 documented since it."""
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
-    oxygen = ctx.timeline.oxygen
-    devices = oxygen.latest_all(moment, window, where=lambda record: record.device is not None)
+    timeline = ctx.timeline
+    devices = timeline.oxygen_with("device").latest_all(moment, window)
     device = max(devices, key=_support_rank) if devices else None  # R-TIES: the most supportive device
     since = device.at if device else moment - window
-    flows = oxygen.latest_all(moment, moment - since, where=lambda record: record.flow_l_min is not None)
-    fio2s = oxygen.latest_all(moment, moment - since, where=lambda record: record.fio2_pct is not None)
+    flows = timeline.oxygen_with("flow_l_min").latest_all(moment, moment - since)
+    fio2s = timeline.oxygen_with("fio2_pct").latest_all(moment, moment - since)
     flow = max(flows, key=lambda record: record.flow_l_min or 0) if flows else None
     fio2 = max(fio2s, key=lambda record: record.fio2_pct or 0) if fio2s else None
     found = [record for record in (device, flow, fio2) if record is not None]

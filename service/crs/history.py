@@ -80,6 +80,18 @@ def managed_grade_at(ctx: Context, moment: datetime) -> int | None:
     return None if result.comparable is None else managed
 
 
+def managed_at_least_2(ctx: Context, moment: datetime) -> bool | None:
+    """``managed_grade_at(ctx, moment) >= 2`` (None when that is None), all the escalation rule asks of it.
+
+    An ASTCT grade of 2 or more already answers it: the fever and HLH rules only ever raise the managed
+    grade, so they are read only below 2 (they cost as much as the grade itself at every event).
+    """
+    if (grade_at(ctx, moment).grade or 0) >= 2:
+        return True
+    managed = managed_grade_at(ctx, moment)
+    return None if managed is None else managed >= 2
+
+
 def last_rise_to_grade_2(ctx: Context, now: datetime, stop_before: datetime | None = None) -> datetime | None:
     """M-G2-ESCALATE: when the managed grade last rose to >= 2; null grades neither break nor start a rise.
 
@@ -89,10 +101,10 @@ def last_rise_to_grade_2(ctx: Context, now: datetime, stop_before: datetime | No
     """
     rise: datetime | None = None
     for moment in reversed(event_times(ctx, now)):
-        grade = managed_grade_at(ctx, moment)
-        if grade is None:
+        at_least_2 = managed_at_least_2(ctx, moment)
+        if at_least_2 is None:
             continue
-        if grade < 2:
+        if not at_least_2:
             return rise
         rise = moment
         if stop_before is not None and moment < stop_before:

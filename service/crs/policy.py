@@ -7,13 +7,17 @@ TOML by ``service.policy_file``; the engine only ever sees this model.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 Hours = Annotated[float, Field(gt=0, le=24 * 60)]
 Coding = Annotated[str, Field(pattern=r"^\S+\|\S+$")]  # "system|code"
+
+
+T = TypeVar("T")
 
 
 class Strict(BaseModel):
@@ -251,6 +255,19 @@ class Policy(Strict):
     drugs: dict[str, DrugDefinition] = Field(min_length=1)
     time_zone: str = Field(default="UTC", description="IANA name: times on cards are shown in it")
 
+    def derived(self, key: object, compute: Callable[[Policy], T]) -> T:
+        """``compute(self)`` once per policy: for values the rules would otherwise re-derive at every event.
+
+        Kept beside the policy it came from (an id alone could be reused by a later policy); a few policies
+        live at a time (the served one, tests' variants), so the table is simply emptied when it grows.
+        """
+        entry = _DERIVED.get((id(self), key))
+        if entry is None or entry[0] is not self:
+            if len(_DERIVED) > 4096:
+                _DERIVED.clear()
+            entry = _DERIVED[(id(self), key)] = (self, compute(self))
+        return cast(T, entry[1])
+
     @field_validator("time_zone")
     @classmethod
     def _iana_zone(cls, value: str) -> str:
@@ -283,8 +300,12 @@ class Policy(Strict):
         return dose_mg / per_dex if per_dex else None
 
     def drugs_with_role(self, role: DrugRole) -> frozenset[str]:
-        return frozenset(key for key, drug in self.drugs.items() if role in drug.roles)
+        # The rules ask this thousands of times per grade history; a frozen policy answers the same each time.
+        return self.derived(("role", role), lambda p: frozenset(k for k, drug in p.drugs.items() if role in drug.roles))
 
     def has_role(self, drug_key: str, role: DrugRole) -> bool:
         drug = self.drugs.get(drug_key)
         return drug is not None and role in drug.roles
+
+
+_DERIVED: dict[tuple[int, object], tuple[Policy, object]] = {}

@@ -193,7 +193,9 @@ class Series(Generic[T]):
         self, moment: datetime, within: timedelta | None = None, where: Callable[[T], bool] | None = None
     ) -> T | None:
         """The newest record at or before ``moment`` (and not older than ``within``) that passes ``where``."""
-        for record in reversed(self.up_to(moment)):
+        items = self.items
+        for index in range(bisect_right(self._times, moment) - 1, -1, -1):  # no copy of the whole past
+            record = items[index]
             if within is not None and moment - record.at > within:
                 return None
             if where is None or where(record):
@@ -237,6 +239,24 @@ class Timeline:
     unrecognised_codes: tuple[UnrecognisedCode, ...] = ()
     implausible_values: tuple[ImplausibleValue, ...] = ()
     duplicate_doses: tuple[DuplicateDose, ...] = ()
+    # The doses of each drug set asked for, with their times: the grade history asks at every event.
+    _given: dict[frozenset[str], Series[Administration]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    _oxygen_with: dict[str, Series[OxygenSupport]] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def oxygen_with(self, attribute: Literal["device", "flow_l_min", "fio2_pct"]) -> Series[OxygenSupport]:
+        """The oxygen records that document ``attribute``, in the same order (asked at every event)."""
+        kept = self._oxygen_with.get(attribute)
+        if kept is None:
+            records = tuple(record for record in self.oxygen.items if getattr(record, attribute) is not None)
+            kept = self._oxygen_with[attribute] = Series(records, tuple(record.at for record in records))
+        return kept
 
     def given(self, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
-        return tuple(dose for dose in self.administrations.up_to(up_to) if dose.drug in drugs)
+        """The doses of ``drugs`` at or before ``up_to``, in time order."""
+        doses = self._given.get(drugs)
+        if doses is None:
+            kept = tuple(dose for dose in self.administrations.items if dose.drug in drugs)
+            doses = self._given[drugs] = Series(kept, tuple(dose.at for dose in kept))
+        return doses.up_to(up_to)

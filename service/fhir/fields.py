@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 FhirDict = dict[str, Any]
@@ -20,6 +21,13 @@ def parse_instant(value: object) -> datetime | None:
     """
     if not isinstance(value, str) or "T" not in value:
         return None
+    return _instant(value)
+
+
+@lru_cache(maxsize=8192)
+def _instant(value: str) -> datetime | None:
+    """Vital signs taken together share their timestamp: each distinct text is parsed once (datetimes are
+    immutable, so sharing one is safe)."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -64,12 +72,18 @@ def codings(concept: object) -> list[FhirDict]:
 
 def coding_keys(concept: object) -> set[str]:
     """``system|code`` for each coding; system and code are trimmed (some exports pad them)."""
-    keys = set()
-    for coding in codings(concept):
-        system, code = coding.get("system"), coding.get("code")
-        if isinstance(system, str) and isinstance(code, str):
-            keys.add(f"{system.strip()}|{code.strip()}")
-    return keys
+    if not isinstance(concept, dict):
+        return set()
+    coding_list = concept.get("coding")
+    if not isinstance(coding_list, list):
+        return set()
+    return {
+        f"{system.strip()}|{code.strip()}"
+        for coding in coding_list
+        if isinstance(coding, dict)
+        and isinstance(system := coding.get("system"), str)
+        and isinstance(code := coding.get("code"), str)
+    }
 
 
 def concept_texts(concept: object) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from service.crs.policy import PlausibilityPolicy, Policy, Range
@@ -49,6 +50,15 @@ class ObservationCodes:
     invasive: frozenset[str]
     diastolic: frozenset[str]
     plausible: PlausibilityPolicy
+
+    @cached_property
+    def reader_rank(self) -> dict[str, int]:
+        """Each code's first place in ``READERS``: one look-up per code instead of set unions per Observation."""
+        ranks: dict[str, int] = {}
+        for rank, code_set in enumerate(_reader_codes(self)):
+            for code in code_set:
+                ranks.setdefault(code, rank)
+        return ranks
 
     @classmethod
     def from_policy(cls, policy: Policy) -> ObservationCodes:
@@ -103,12 +113,14 @@ def read_observation(observation: FhirDict, codes: ObservationCodes, out: Observ
     keys = coding_keys(observation.get("code"))
     source = reference_of(observation)
     is_device = _read_device(observation, at, source, codes, out)
-    for code in keys & codes.baseline_items.keys():
-        out.baseline_labs.extend(BaselineLab(at, item, source) for item in codes.baseline_items[code])
+    baseline = not keys.isdisjoint(codes.baseline_items)
+    if baseline:
+        for code in keys & codes.baseline_items.keys():
+            out.baseline_labs.extend(BaselineLab(at, item, source) for item in codes.baseline_items[code])
     reader = _reader_for(keys, codes)
     if reader is not None:
         reader(observation, at, source, keys, codes, out)
-    elif not is_device and not keys & codes.baseline_items.keys():
+    elif not is_device and not baseline:
         out.unrecognised.extend(_unrecognised(observation))
 
 
@@ -126,16 +138,22 @@ def _unrecognised(observation: FhirDict) -> list[UnrecognisedCode]:
 
 
 def _reader_for(keys: set[str], codes: ObservationCodes) -> Any:
-    table = (
-        (codes.temperature, _read_temperature),
-        (codes.bp_panel | codes.systolic | codes.mean_arterial | codes.diastolic, _read_blood_pressure),
-        (codes.spo2, _read_spo2),
-        (codes.flow | codes.fio2, _read_oxygen_numbers),
-        (codes.weight, _read_weight),
-        (codes.icans_grade | codes.ice_score, _read_icans),
-        (frozenset(codes.lab_kind), _read_lab),
+    """The first reader of the table whose codes the Observation carries (a code in two lists: the earlier)."""
+    ranks = [rank for rank in map(codes.reader_rank.get, keys) if rank is not None]
+    return READERS[min(ranks)] if ranks else None
+
+
+def _reader_codes(codes: ObservationCodes) -> tuple[frozenset[str], ...]:
+    """The code lists of ``READERS``, in the same order."""
+    return (
+        codes.temperature,
+        codes.bp_panel | codes.systolic | codes.mean_arterial | codes.diastolic,
+        codes.spo2,
+        codes.flow | codes.fio2,
+        codes.weight,
+        codes.icans_grade | codes.ice_score,
+        frozenset(codes.lab_kind),
     )
-    return next((reader for code_set, reader in table if keys & code_set), None)
 
 
 def _value(
@@ -188,15 +206,24 @@ def _read_temperature(
         out.temperatures.append(Temperature(at, temp_c, source))
 
 
+Components = list[tuple[set[str], FhirDict]]
+
+
+def _components(obs: FhirDict) -> Components:
+    """The components with their codes, read once for all the values an Observation's reader takes."""
+    return [(coding_keys(c.get("code")), c) for c in obs.get("component") or [] if isinstance(c, dict)]
+
+
 def _component_value(
     obs: FhirDict,
+    components: Components,
     wanted: frozenset[str],
     table: dict[str, units.Converter],
     out: ObservationRecords,
     plausible: tuple[str, Range] | None = None,
 ) -> float | None:
-    for component in obs.get("component") or []:
-        if isinstance(component, dict) and coding_keys(component.get("code")) & wanted:
+    for keys, component in components:
+        if keys & wanted:
             return _checked(obs, component.get("valueQuantity"), table, out, plausible)
     return None
 
@@ -207,10 +234,11 @@ def _read_blood_pressure(
     sbp = ("systolic blood pressure", codes.plausible.systolic_mmhg)
     mean = ("mean arterial pressure", codes.plausible.mean_mmhg)
     if keys & codes.bp_panel:
+        parts = _components(obs)
         values = (
-            _component_value(obs, codes.systolic, units.PRESSURE, out, sbp),
-            _component_value(obs, codes.mean_arterial, units.PRESSURE, out, mean),
-            _component_value(obs, codes.diastolic, units.PRESSURE, out),
+            _component_value(obs, parts, codes.systolic, units.PRESSURE, out, sbp),
+            _component_value(obs, parts, codes.mean_arterial, units.PRESSURE, out, mean),
+            _component_value(obs, parts, codes.diastolic, units.PRESSURE, out),
         )
     else:
         kind = sbp if keys & codes.systolic else (mean if keys & codes.mean_arterial else None)
@@ -230,15 +258,16 @@ def _read_spo2(
     percent = _value(obs, units.PERCENT, out)
     if percent is not None:
         out.spo2.append(Spo2(at, percent, source))
-    flow = _component_value(obs, codes.flow, units.FLOW, out, ("oxygen flow", codes.plausible.flow_l_min))
-    fio2 = _component_fio2(obs, codes.fio2)
+    parts = _components(obs)
+    flow = _component_value(obs, parts, codes.flow, units.FLOW, out, ("oxygen flow", codes.plausible.flow_l_min))
+    fio2 = _component_fio2(parts, codes.fio2)
     if flow is not None or fio2 is not None:
         out.oxygen.append(OxygenSupport(at, None, None, flow, fio2, source))
 
 
-def _component_fio2(obs: FhirDict, wanted: frozenset[str]) -> float | None:
-    for component in obs.get("component") or []:
-        if isinstance(component, dict) and coding_keys(component.get("code")) & wanted:
+def _component_fio2(components: Components, wanted: frozenset[str]) -> float | None:
+    for keys, component in components:
+        if keys & wanted:
             measured = quantity(component.get("valueQuantity"))
             if measured is not None:
                 return units.fio2_percent(*measured)
@@ -267,7 +296,10 @@ def _read_oxygen_numbers(
 def _read_device(obs: FhirDict, at: datetime, source: str, codes: ObservationCodes, out: ObservationRecords) -> bool:
     """G-HYPOXIA: a value that is a known device or room-air code counts, whatever the Observation's code."""
     concepts = [obs.get("valueCodeableConcept")]
-    concepts += [c.get("valueCodeableConcept") for c in obs.get("component") or [] if isinstance(c, dict)]
+    if "component" in obs:  # most Observations have neither: a measured value, no coded one
+        concepts += [c.get("valueCodeableConcept") for c in obs.get("component") or [] if isinstance(c, dict)]
+    elif concepts[0] is None:
+        return False
     for concept in concepts:
         for coding in codings(concept):
             device = codes.devices.get(f"{coding.get('system')}|{coding.get('code')}")
@@ -326,6 +358,17 @@ def _read_lab(
     if value is not None:
         upper = _upper_limit(obs, table)
         out.labs.append(LabResult(at, kind, value, upper if upper and math.isfinite(upper) else None, source))
+
+
+READERS = (
+    _read_temperature,
+    _read_blood_pressure,
+    _read_spo2,
+    _read_oxygen_numbers,
+    _read_weight,
+    _read_icans,
+    _read_lab,
+)
 
 
 def _upper_limit(obs: FhirDict, table: dict[str, units.Converter]) -> float | None:

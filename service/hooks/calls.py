@@ -85,8 +85,8 @@ def resources_by_type(data: ResolvedData) -> dict[str, dict[str, int]]:
     counts: dict[str, Counter[str]] = {}
     for key, resources in data.resources_by_key.items():
         origin = "fetched" if key in data.fetched_keys else "prefetch"
-        for resource in resources:
-            counts.setdefault(str(resource.get("resourceType"))[:64], Counter())[origin] += 1
+        for kind, found in Counter(str(resource.get("resourceType")) for resource in resources).items():
+            counts.setdefault(kind[:64], Counter())[origin] += found
     return {
         kind: {"prefetch": found["prefetch"], "fetched": found["fetched"]} for kind, found in sorted(counts.items())
     }

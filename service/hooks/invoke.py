@@ -6,8 +6,11 @@ import dataclasses
 import json
 import logging
 import time
+from itertools import chain, compress, repeat
+from operator import is_
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -133,12 +136,7 @@ def read_json_object() -> dict[str, Any]:
     """The request body as a JSON object, or 400 naming what is wrong with it."""
     if not request.is_json:
         raise BadRequest("Content-Type must be application/json")
-    try:
-        body = json.loads(request.get_data(cache=False))
-    except RecursionError as error:
-        raise BadRequest("the JSON body is nested too deeply") from error
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequest("the body is not valid JSON") from error
+    body = parse_json(request.get_data(cache=False))
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     settings = runtime().settings
@@ -146,26 +144,40 @@ def read_json_object() -> dict[str, Any]:
     return body
 
 
+def parse_json(data: bytes) -> Any:
+    """orjson (C speed) for ordinary bodies; what it refuses but the standard library reads (NaN, numbers
+    beyond a double, UTF-16) goes to ``json.loads``, so every body reads as it always did."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        if str(error).startswith("depth limit exceeded"):  # orjson stops at 1024 levels, past any setting
+            raise BadRequest("the JSON body is nested too deeply") from error
+    try:
+        return json.loads(data)
+    except RecursionError as error:
+        raise BadRequest("the JSON body is nested too deeply") from error
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest("the body is not valid JSON") from error
+
+
 def check_json_shape(body: object, max_depth: int, max_items: int) -> None:
     """Depth and array limits, level by level (a deep body must not exhaust the stack while being checked).
 
-    Only containers are visited and no tuples are built: this runs on every large prefetch.
+    Every step is a C iterator (map, compress, chain) over a whole level: this runs on every large prefetch,
+    and a Python loop per value cost more than parsing the body.
     """
-    level: list[Any] = [body] if type(body) is dict or type(body) is list else []
+    dicts: list[Any] = [body] if type(body) is dict else []
+    lists: list[Any] = [body] if type(body) is list else []
     depth = 1
-    while level:
+    while dicts or lists:
         if depth > max_depth:
             raise BadRequest(f"the JSON body is nested deeper than {max_depth} levels")
-        below: list[Any] = []
-        for value in level:
-            if type(value) is dict:
-                children: Any = value.values()
-            else:
-                if len(value) > max_items:
-                    raise BadRequest(f"a JSON array has more than {max_items} items")
-                children = value
-            below.extend(child for child in children if type(child) is dict or type(child) is list)
-        level = below
+        if lists and max(map(len, lists)) > max_items:
+            raise BadRequest(f"a JSON array has more than {max_items} items")
+        values = list(chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists)))
+        kinds = list(map(type, values))
+        dicts = list(compress(values, map(is_, kinds, repeat(dict))))
+        lists = list(compress(values, map(is_, kinds, repeat(list))))
         depth += 1
 
 

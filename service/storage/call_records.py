@@ -22,7 +22,8 @@ class CallRecords:
 
     def add(self, row: dict[str, Any]) -> None:
         with self.engine.begin() as connection:
-            connection.execute(insert(CallRecord).values(**row))
+            # Values as parameters, not in the statement: one compiled INSERT serves every call.
+            connection.execute(insert(CallRecord), row)
 
     def between(self, start: datetime, end: datetime) -> list[CallRecord]:
         """Calls with start <= requested_at < end, oldest first."""
