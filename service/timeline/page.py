@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from service.timeline.chart import chart_svg
 from service.timeline.describe import description, moment, table_rows
 from service.timeline.layers import Layers, recent
 
@@ -57,6 +56,9 @@ def accessible_svg(svg: str, figure: str) -> str:
 
 def render_layers(layers: Layers, zone: ZoneInfo, notes: tuple[str, ...] = ()) -> Page:
     """The page; an episode longer than two days also gets the last 24 h enlarged, above the whole episode."""
+    # altair and vl-convert cost a served worker about 35 MB: loaded on the first page, not at start-up.
+    from service.timeline.chart import chart_svg
+
     style = stylesheet()
     detail = recent(layers, DETAIL_HOURS) if layers.now - layers.start > timedelta(days=2) else None
     html = ENVIRONMENT.get_template("timeline.html").render(
