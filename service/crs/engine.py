@@ -6,9 +6,10 @@ from datetime import datetime
 
 from service.crs import fever_unknown, management
 from service.crs.assessment import Assessment, EvidenceItem, HlhStatus
+from service.crs.episode import Episode
 from service.crs.evidence import Evidence
 from service.crs.findings import Findings, Situation
-from service.crs.grading import Context, GradeResult, grade_at
+from service.crs.grading import GradeResult, grade_at
 from service.crs.history import (
     ORGAN_LABS,
     car_t_infusions,
@@ -46,8 +47,8 @@ def check_drafts(
 def analyse(
     timeline: Timeline, policy: Policy, now: datetime, *, orders_in_scope: bool
 ) -> tuple[Assessment, Situation | None]:
-    infusions = car_t_infusions(Context(timeline, policy, None), now)
-    ctx = Context(timeline, policy, infusions[0].at if infusions else None)
+    infusions = car_t_infusions(Episode(timeline, policy, None), now)
+    ctx = Episode(timeline, policy, infusions[0].at if infusions else None)
     current = grade_at(ctx, now)
     scoped = in_scope(ctx, current.grade, now) or (orders_in_scope and _car_t_ordered(ctx))
     product = policy.drugs[infusions[0].drug].display if infusions else None
@@ -78,7 +79,7 @@ def _unidentified_not_preselected(findings: Findings) -> None:
         findings.recommended = [order.model_copy(update={"is_recommended": False}) for order in findings.recommended]
 
 
-def _car_t_ordered(ctx: Context) -> bool:
+def _car_t_ordered(ctx: Episode) -> bool:
     car_t = ctx.policy.drugs_with_role("car-t")
     return any(order.drug in car_t for order in (*ctx.timeline.orders, *ctx.timeline.draft_orders))
 
@@ -99,7 +100,7 @@ def _grading_rules(current: GradeResult, findings: Findings) -> None:
     findings.evidence.extend(current.evidence)
 
 
-def _situation(ctx: Context, current: GradeResult, now: datetime, findings: Findings) -> Situation:
+def _situation(ctx: Episode, current: GradeResult, now: datetime, findings: Findings) -> Situation:
     managed = current.grade
     persistent = persistent_fever(ctx, now)
     if persistent is not None and (managed or 0) < 2:  # M-G1-PERSISTENT

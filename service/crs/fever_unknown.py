@@ -11,7 +11,7 @@ from dataclasses import replace
 from service.crs import management
 from service.crs.assessment import Note, Param, note
 from service.crs.findings import Findings, Situation
-from service.crs.grading import current_oxygen
+from service.crs.vitals import current_oxygen
 
 
 def apply(situation: Situation, findings: Findings) -> None:

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from service.crs.assessment import Note, Param, RecommendedOrder, WithheldOrder
+from service.crs.episode import Episode
 from service.crs.evidence import Evidence
-from service.crs.grading import Context, GradeResult
+from service.crs.grading import GradeResult
 from service.crs.timeline import LabResult
 
 
@@ -49,7 +50,7 @@ class Findings:
 class Situation:
     """The facts the management rules share."""
 
-    ctx: Context
+    ctx: Episode
     now: datetime
     current: GradeResult
     managed: int | None

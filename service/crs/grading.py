@@ -7,69 +7,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from functools import cached_property, lru_cache
+from datetime import datetime, timedelta
 
 from service.crs.assessment import Param
+from service.crs.episode import Episode
 from service.crs.evidence import Evidence
 from service.crs.policy import Policy
-from service.crs.timeline import Administration, BloodPressure, OxygenSupport, Temperature, Timeline
+from service.crs.timeline import Administration, BloodPressure, OxygenSupport
+from service.crs.vitals import (
+    active_vasopressors,
+    age_in_years,
+    current_oxygen,
+    first_fever_since_t0,
+    hypotension_limits,
+    is_hypotensive,
+    latest_blood_pressure,
+    mean_pressure,
+    paused_infusions,
+    running_inotropes,
+)
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 SUPPORT_CLASS_KEYS = ("fever", "hypotension", "hypoxia")
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every rule needs: the data, the policy and the first CAR T infusion (t0, None if not given)."""
-
-    timeline: Timeline
-    policy: Policy
-    t0: datetime | None
-
-    def hours(self, value: float) -> timedelta:
-        return _hours(value)
-
-    @property
-    def start(self) -> datetime:
-        """t0, or the earliest time the engine considers when no CAR T infusion is recorded."""
-        return self.t0 or EARLIEST
-
-    @cached_property
-    def fevers(self) -> tuple[Temperature, ...]:
-        """Every temperature >= the threshold since t0, in time order (computed once per assessment)."""
-        threshold = self.policy.fever.threshold_c
-        return tuple(
-            t
-            for t in self.timeline.temperatures.between(self.start, datetime.max.replace(tzinfo=UTC))
-            if t.temp_c >= threshold
-        )
-
-    @cached_property
-    def grades(self) -> dict[tuple[datetime, object], GradeResult]:
-        """``grade_at`` by moment (``grade_at`` reads only the frozen timeline and policy)."""
-        return {}
-
-    @cached_property
-    def fever_times(self) -> tuple[datetime, ...]:
-        return tuple(t.at for t in self.fevers)
-
-    @cached_property
-    def febrile_run_starts(self) -> tuple[int, ...]:
-        """For each fever, the index of the first fever of its run (M-G1-PERSISTENT: gaps < 24 h keep a run)."""
-        gap = timedelta(hours=self.policy.management.febrile_run_gap_hours)
-        starts: list[int] = []
-        for index, fever in enumerate(self.fevers):
-            continues = index > 0 and fever.at - self.fevers[index - 1].at < gap
-            starts.append(starts[-1] if continues else index)
-        return tuple(starts)
-
-
-@lru_cache(maxsize=64)
-def _hours(value: float) -> timedelta:
-    """The policy's few windows, asked for at every event of the grade history."""
-    return timedelta(hours=value)
 
 
 @dataclass(frozen=True)
@@ -105,7 +63,7 @@ class GradeResult:
         return max(self.hypotension or 0, self.hypoxia or 0)
 
 
-def grade_at(ctx: Context, moment: datetime) -> GradeResult:
+def grade_at(ctx: Episode, moment: datetime) -> GradeResult:
     """G-GRADE: max(fever 1, hypotension class, hypoxia class) with fever or waiver, else 0.
 
     Computed once per moment of an assessment: the escalation rule and the grade at a dose re-read moments.
@@ -117,7 +75,7 @@ def grade_at(ctx: Context, moment: datetime) -> GradeResult:
     return result
 
 
-def _grade_at(ctx: Context, moment: datetime) -> GradeResult:
+def _grade_at(ctx: Episode, moment: datetime) -> GradeResult:
     fever, fever_evidence = fever_state(ctx, moment)
     waiver = waiver_dose(ctx, moment) if not fever else None
     vasopressors = active_vasopressors(ctx, moment)
@@ -156,7 +114,7 @@ def _possible_grade(fever_unknown: bool, support: int, flags: set[str]) -> int |
     return support
 
 
-def fever_state(ctx: Context, moment: datetime) -> tuple[bool | None, tuple[Evidence, ...]]:
+def fever_state(ctx: Episode, moment: datetime) -> tuple[bool | None, tuple[Evidence, ...]]:
     """C1: True with a reading >= threshold in the window, False with readings all below, None without any."""
     window = ctx.hours(ctx.policy.fever.window_hours)
     readings = ctx.timeline.temperatures.between(moment - window, moment)
@@ -174,16 +132,11 @@ def fever_state(ctx: Context, moment: datetime) -> tuple[bool | None, tuple[Evid
     return febrile, (evidence,)
 
 
-def window_hours(ctx: Context) -> float:
+def window_hours(ctx: Episode) -> float:
     return ctx.policy.fever.window_hours
 
 
-def first_fever_since_t0(ctx: Context, moment: datetime) -> Temperature | None:
-    first = ctx.fevers[0] if ctx.fevers else None
-    return first if first is not None and first.at <= moment else None
-
-
-def waiver_dose(ctx: Context, moment: datetime) -> Administration | None:
+def waiver_dose(ctx: Episode, moment: datetime) -> Administration | None:
     """C2: the latest antipyretic or anticytokine dose given after a fever since t0 and still in its window."""
     first_fever = first_fever_since_t0(ctx, moment)
     if first_fever is None:
@@ -227,77 +180,7 @@ def _waiver_evidence(dose: Administration | None) -> tuple[Evidence, ...]:
     return (Evidence("C2", "C2.waiver", dose.at, (dose.source,), params),)
 
 
-def age_in_years(birth_date: date | None, moment: datetime) -> int | None:
-    if birth_date is None:
-        return None
-    today = moment.date()
-    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
-
-
-def hypotension_limits(policy: Policy, age: int | None) -> tuple[float, float | None]:
-    """G-HYPOTENSION: (SBP below which, MAP below which or None for children)."""
-    limits = policy.hypotension
-    if age is None or age >= limits.adult_age_years:
-        return limits.adult_sbp_below, limits.adult_map_below
-    if age < 1:
-        return limits.infant_sbp_below, None
-    if age <= limits.child_max_age_years:
-        return limits.child_sbp_base + limits.child_sbp_per_year * age, None
-    return limits.adolescent_sbp_below, None
-
-
-def is_hypotensive(reading: BloodPressure, sbp_below: float, map_below: float | None) -> bool:
-    """G-HYPOTENSION: SBP below the limit, or (adults: ``map_below`` set) MAP documented or computed below it."""
-    low_sbp = reading.systolic_mmhg is not None and reading.systolic_mmhg < sbp_below
-    mean, _computed = mean_pressure(reading, adult=map_below is not None)
-    low_map = map_below is not None and mean is not None and mean < map_below
-    return low_sbp or low_map
-
-
-def is_running(dose: Administration, moment: datetime, recent_end: timedelta) -> bool:
-    """G-VASOPRESSOR activity at ``moment``.
-
-    in-progress is an infusion whatever ``effective[x]`` says (a dateTime, no rate); on-hold is paused, not
-    active. Reading: a completed or stopped infusion with no end time is not running (its status says it ended).
-    """
-    if dose.at > moment or dose.status == "on-hold":
-        return False
-    if dose.status == "in-progress":
-        return True
-    if not dose.is_infusion:
-        return False  # a single push dose
-    if dose.end is None:
-        return dose.status not in ("completed", "stopped")
-    return dose.end >= moment - recent_end
-
-
-def paused_infusions(ctx: Context, moment: datetime) -> tuple[Administration, ...]:
-    """G-VASOPRESSOR: vasopressor or inotrope infusions on hold at ``moment``, named but not counted."""
-    drugs = ctx.policy.derived("pressors-or-inotropes", _pressors_or_inotropes)
-    return tuple(d for d in ctx.timeline.given(drugs, moment) if d.status == "on-hold" and d.end is None)
-
-
-def _pressors_or_inotropes(policy: Policy) -> frozenset[str]:
-    return policy.drugs_with_role("vasopressor") | policy.drugs_with_role("inotrope")
-
-
-def _inotropes_only(policy: Policy) -> frozenset[str]:
-    return policy.drugs_with_role("inotrope") - policy.drugs_with_role("vasopressor")
-
-
-def running_inotropes(ctx: Context, moment: datetime) -> tuple[Administration, ...]:
-    recent_end = ctx.hours(ctx.policy.support.vasopressor_recent_end_hours)
-    inotropes = ctx.policy.derived("inotropes-only", _inotropes_only)
-    return tuple(d for d in ctx.timeline.given(inotropes, moment) if is_running(d, moment, recent_end))
-
-
-def active_vasopressors(ctx: Context, moment: datetime) -> tuple[Administration, ...]:
-    pressors = ctx.policy.drugs_with_role("vasopressor")
-    recent_end = ctx.hours(ctx.policy.support.vasopressor_recent_end_hours)
-    return tuple(dose for dose in ctx.timeline.given(pressors, moment) if is_running(dose, moment, recent_end))
-
-
-def vasopressor_class(ctx: Context, active: tuple[Administration, ...]) -> int | None:
+def vasopressor_class(ctx: Episode, active: tuple[Administration, ...]) -> int | None:
     """G-VASOPRESSOR: vasopressin alone 3; one other agent 3 (with or without vasopressin); two or more 4."""
     agents = {dose.drug for dose in active}
     if not agents:
@@ -306,50 +189,8 @@ def vasopressor_class(ctx: Context, active: tuple[Administration, ...]) -> int |
     return 4 if len(others) >= 2 else 3
 
 
-def latest_blood_pressure(ctx: Context, moment: datetime) -> BloodPressure | None:
-    """C3: the latest reading in 24 h with a systolic or mean pressure (a diastolic alone grades nothing).
-
-    Readings at the same instant are merged (standalone SBP, DBP and MAP); with two of one kind the lowest
-    counts (R-TIES).
-    """
-    window = ctx.hours(ctx.policy.freshness.vitals_hours)
-    same_time = ctx.timeline.blood_pressures.latest_all(moment, window, where=_grades_pressure)
-    if not same_time:
-        return None
-    at = same_time[0].at
-    everything = ctx.timeline.blood_pressures.between(at, at)
-    return BloodPressure(
-        at,
-        _lowest(r.systolic_mmhg for r in everything),
-        _lowest(r.mean_mmhg for r in everything),
-        ", ".join(sorted({r.source for r in everything})),
-        _lowest(r.diastolic_mmhg for r in everything),
-    )
-
-
-def _grades_pressure(reading: BloodPressure) -> bool:
-    return reading.systolic_mmhg is not None or reading.mean_mmhg is not None
-
-
-def _lowest(values: Iterable[float | None]) -> float | None:
-    known = [value for value in values if value is not None]
-    return min(known) if known else None
-
-
-def mean_pressure(reading: BloodPressure, adult: bool) -> tuple[float | None, bool]:
-    """G-HYPOTENSION: (MAP, computed?). For adults a MAP not documented is DBP + (SBP - DBP) / 3 from the
-    same instant; for children MAP is not used."""
-    if not adult:
-        return None, False
-    if reading.mean_mmhg is not None:
-        return reading.mean_mmhg, False
-    if reading.systolic_mmhg is None or reading.diastolic_mmhg is None:
-        return None, False
-    return reading.diastolic_mmhg + (reading.systolic_mmhg - reading.diastolic_mmhg) / 3, True
-
-
 def hypotension_class(
-    ctx: Context, moment: datetime, vasopressors: tuple[Administration, ...]
+    ctx: Episode, moment: datetime, vasopressors: tuple[Administration, ...]
 ) -> tuple[int | None, tuple[Evidence, ...], frozenset[str]]:
     pressor_class = vasopressor_class(ctx, vasopressors)
     others = _infusions_not_counted(ctx, moment)
@@ -373,7 +214,7 @@ def _infusion_evidence(doses: Iterable[Administration], key: str) -> tuple[Evide
     )
 
 
-def _infusions_not_counted(ctx: Context, moment: datetime) -> tuple[Evidence, ...]:
+def _infusions_not_counted(ctx: Episode, moment: datetime) -> tuple[Evidence, ...]:
     """G-VASOPRESSOR: paused infusions and inotropes are named in the detail, not counted."""
     return (
         *_infusion_evidence(paused_infusions(ctx, moment), "G-VASOPRESSOR.paused"),
@@ -393,39 +234,7 @@ def _bp_evidence(reading: BloodPressure, sbp_below: float, map_below: float | No
     return Evidence("G-HYPOTENSION", key, reading.at, (reading.source,), params)
 
 
-def current_oxygen(ctx: Context, moment: datetime) -> OxygenSupport | None:
-    """C3: the latest device documentation in 24 h, with the latest flow and FiO2 documented since it."""
-    window = ctx.hours(ctx.policy.freshness.vitals_hours)
-    timeline = ctx.timeline
-    devices = timeline.oxygen_with("device").latest_all(moment, window)
-    device = max(devices, key=_support_rank) if devices else None  # R-TIES: the most supportive device
-    since = device.at if device else moment - window
-    flows = timeline.oxygen_with("flow_l_min").latest_all(moment, moment - since)
-    fio2s = timeline.oxygen_with("fio2_pct").latest_all(moment, moment - since)
-    flow = max(flows, key=lambda record: record.flow_l_min or 0) if flows else None
-    fio2 = max(fio2s, key=lambda record: record.fio2_pct or 0) if fio2s else None
-    found = [record for record in (device, flow, fio2) if record is not None]
-    if not found:
-        return None
-    return OxygenSupport(
-        at=max(record.at for record in found),
-        device=device.device if device else None,
-        device_name=device.device_name if device else None,
-        flow_l_min=flow.flow_l_min if flow else None,
-        fio2_pct=fio2.fio2_pct if fio2 else None,
-        source=", ".join(sorted({record.source for record in found})),
-        invasive=device.invasive if device else False,
-    )
-
-
-DEVICE_RANK = {"room-air": 0, "blow-by": 1, "nasal-cannula": 2, "high-flow": 3, "positive-pressure": 4}
-
-
-def _support_rank(record: OxygenSupport) -> tuple[int, bool, str]:
-    return DEVICE_RANK.get(record.device or "", -1), record.invasive, record.source
-
-
-def hypoxia_class(ctx: Context, moment: datetime) -> tuple[int | None, tuple[Evidence, ...], frozenset[str]]:
+def hypoxia_class(ctx: Episode, moment: datetime) -> tuple[int | None, tuple[Evidence, ...], frozenset[str]]:
     support = current_oxygen(ctx, moment)
     if support is None:
         return None, (), frozenset()  # C3: SpO2 alone does not document support

@@ -7,15 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.crs.assessment import Note, note
-from service.crs.grading import Context, GradeResult, grade_at
+from service.crs.episode import Episode
+from service.crs.grading import GradeResult, grade_at
 from service.crs.timeline import Administration, IcansAssessment, LabResult, Temperature
 
 
-def car_t_infusions(ctx: Context, now: datetime) -> tuple[Administration, ...]:
+def car_t_infusions(ctx: Episode, now: datetime) -> tuple[Administration, ...]:
     return ctx.timeline.given(ctx.policy.drugs_with_role("car-t"), now)
 
 
-def in_scope(ctx: Context, grade: int | None, now: datetime) -> bool:
+def in_scope(ctx: Episode, grade: int | None, now: datetime) -> bool:
     """C0: from t0 to 30 days after the last infusion, and beyond while grade >= 1 or treated in 72 h."""
     infusions = car_t_infusions(ctx, now)
     if not infusions:
@@ -29,7 +30,7 @@ def in_scope(ctx: Context, grade: int | None, now: datetime) -> bool:
     return (grade is not None and grade >= 1) or treated
 
 
-def current_febrile_run(ctx: Context, now: datetime) -> tuple[Temperature, Temperature] | None:
+def current_febrile_run(ctx: Episode, now: datetime) -> tuple[Temperature, Temperature] | None:
     """(first, last) fever of the run containing the latest fever since t0; gaps < 24 h keep a run going."""
     last = bisect_right(ctx.fever_times, now) - 1
     if last < 0:
@@ -37,7 +38,7 @@ def current_febrile_run(ctx: Context, now: datetime) -> tuple[Temperature, Tempe
     return ctx.fevers[ctx.febrile_run_starts[last]], ctx.fevers[last]
 
 
-def persistent_fever(ctx: Context, now: datetime) -> tuple[Temperature, Temperature] | None:
+def persistent_fever(ctx: Episode, now: datetime) -> tuple[Temperature, Temperature] | None:
     """M-G1-PERSISTENT: the run's last fever within 24 h and more than 72 h after its first (72 h exactly: no)."""
     run = current_febrile_run(ctx, now)
     if run is None:
@@ -49,7 +50,7 @@ def persistent_fever(ctx: Context, now: datetime) -> tuple[Temperature, Temperat
     return run if recent and long_enough else None
 
 
-def event_times(ctx: Context, now: datetime) -> list[datetime]:
+def event_times(ctx: Episode, now: datetime) -> list[datetime]:
     """Times at which data changed since t0: the points where the grade history is re-run."""
     start = ctx.start
     timeline = ctx.timeline
@@ -63,7 +64,7 @@ def event_times(ctx: Context, now: datetime) -> list[datetime]:
     return sorted(times)
 
 
-def managed_grade_at(ctx: Context, moment: datetime) -> int | None:
+def managed_grade_at(ctx: Episode, moment: datetime) -> int | None:
     """The managed grade at ``moment`` before M-G2-ESCALATE: the grade raised by M-G1-PERSISTENT and M-HLH.
 
     A lower bound of 2 or more is a definite "managed grade >= 2"; below 2, a grade that cannot be compared
@@ -80,7 +81,7 @@ def managed_grade_at(ctx: Context, moment: datetime) -> int | None:
     return None if result.comparable is None else managed
 
 
-def managed_at_least_2(ctx: Context, moment: datetime) -> bool | None:
+def managed_at_least_2(ctx: Episode, moment: datetime) -> bool | None:
     """``managed_grade_at(ctx, moment) >= 2`` (None when that is None), all the escalation rule asks of it.
 
     An ASTCT grade of 2 or more already answers it: the fever and HLH rules only ever raise the managed
@@ -92,7 +93,7 @@ def managed_at_least_2(ctx: Context, moment: datetime) -> bool | None:
     return None if managed is None else managed >= 2
 
 
-def last_rise_to_grade_2(ctx: Context, now: datetime, stop_before: datetime | None = None) -> datetime | None:
+def last_rise_to_grade_2(ctx: Episode, now: datetime, stop_before: datetime | None = None) -> datetime | None:
     """M-G2-ESCALATE: when the managed grade last rose to >= 2; null grades neither break nor start a rise.
 
     The grade history is re-run backwards from now. ``stop_before`` (the first dose): once the current
@@ -118,7 +119,7 @@ class Escalation:
     grade_at_dose: int
 
 
-def no_improvement_after_tocilizumab(ctx: Context, current: GradeResult, now: datetime) -> Escalation | None:
+def no_improvement_after_tocilizumab(ctx: Episode, current: GradeResult, now: datetime) -> Escalation | None:
     """M-G2-ESCALATE: first tocilizumab dose after the managed grade last rose to >= 2, given >= 24 h ago,
     and the grade now not lower than at that dose. An unknown grade now does not escalate."""
     grade_now = current.comparable
@@ -138,7 +139,7 @@ def no_improvement_after_tocilizumab(ctx: Context, current: GradeResult, now: da
     return Escalation(reference, grade_then)
 
 
-def grade_at_dose(ctx: Context, dose_at: datetime) -> int:
+def grade_at_dose(ctx: Episode, dose_at: datetime) -> int:
     """M-G2-ESCALATE: the latest known grade in the 24 h up to the dose; none known: 2, since the dose was
     given for managed grade >= 2 (an unknown grade never blocks escalation for ever)."""
     window_start = dose_at - ctx.hours(24)
@@ -153,7 +154,7 @@ def grade_at_dose(ctx: Context, dose_at: datetime) -> int:
 LOWER_IS_WORSE = frozenset({"anc"})
 
 
-def latest_lab(ctx: Context, kind: str, moment: datetime) -> LabResult | None:
+def latest_lab(ctx: Episode, kind: str, moment: datetime) -> LabResult | None:
     """C3: the latest result in 48 h; two at the same instant: the most severe (R-TIES)."""
     window = ctx.hours(ctx.policy.freshness.labs_hours)
     same_time = ctx.timeline.labs.latest_all(moment, window, where=lambda lab: lab.kind == kind)
@@ -171,7 +172,7 @@ ORGAN_LABS = {
 }
 
 
-def organ_limits(ctx: Context, lab: LabResult) -> tuple[float, float]:
+def organ_limits(ctx: Episode, lab: LabResult) -> tuple[float, float]:
     """(multiple of the upper limit of normal, the ULN: the lab's referenceRange.high, else the policy's)."""
     hlh = ctx.policy.hlh
     multiple = (
@@ -182,7 +183,7 @@ def organ_limits(ctx: Context, lab: LabResult) -> tuple[float, float]:
     return multiple, lab.upper_limit or hlh.default_uln[lab.kind]  # type: ignore[index]
 
 
-def severe_organ_toxicity(ctx: Context, moment: datetime) -> list[LabResult]:
+def severe_organ_toxicity(ctx: Episode, moment: datetime) -> list[LabResult]:
     """M-HLH: CTCAE grade >= 3 from labs: ALT or AST > 5 x ULN, bilirubin or creatinine > 3 x ULN."""
     severe = []
     for kind in ORGAN_LABS:
@@ -194,14 +195,14 @@ def severe_organ_toxicity(ctx: Context, moment: datetime) -> list[LabResult]:
     return severe
 
 
-def organ_finding(ctx: Context, lab: LabResult) -> Note:
+def organ_finding(ctx: Episode, lab: LabResult) -> Note:
     """M-HLH: a severe organ lab with the limit it exceeds (the multiple is policy, the ULN the lab's or policy's)."""
     name, unit = ORGAN_LABS[lab.kind]
     multiple, uln = organ_limits(ctx, lab)
     return note("M-HLH", "M-HLH.organ", lab=name, value=lab.value, unit=unit, multiple=multiple, uln=uln, at=lab.at)
 
 
-def hlh_criteria(ctx: Context, moment: datetime) -> tuple[LabResult, list[LabResult]] | None:
+def hlh_criteria(ctx: Episode, moment: datetime) -> tuple[LabResult, list[LabResult]] | None:
     """M-HLH: ferritin > 10,000 ng/mL (10,000 itself does not qualify) and a severe organ toxicity."""
     ferritin = latest_lab(ctx, "ferritin", moment)
     if ferritin is None or ferritin.value <= ctx.policy.hlh.ferritin_above_ng_ml:
@@ -210,7 +211,7 @@ def hlh_criteria(ctx: Context, moment: datetime) -> tuple[LabResult, list[LabRes
     return (ferritin, organs) if organs else None
 
 
-def hlh_first_met(ctx: Context, now: datetime) -> datetime | None:
+def hlh_first_met(ctx: Episode, now: datetime) -> datetime | None:
     """Start of the current stretch in which the HLH criteria hold, checked at each lab time."""
     first: datetime | None = None
     for lab in reversed(ctx.timeline.labs.up_to(now)):
@@ -220,7 +221,7 @@ def hlh_first_met(ctx: Context, now: datetime) -> datetime | None:
     return first
 
 
-def latest_icans(ctx: Context, now: datetime) -> IcansAssessment | None:
+def latest_icans(ctx: Episode, now: datetime) -> IcansAssessment | None:
     """C3: latest ICANS in 24 h; a grade beats an ICE score documented at the same time."""
     same_time = ctx.timeline.icans.latest_all(now, ctx.hours(ctx.policy.freshness.vitals_hours))
     if not same_time:
@@ -228,7 +229,7 @@ def latest_icans(ctx: Context, now: datetime) -> IcansAssessment | None:
     return min(same_time, key=lambda record: (record.from_ice_score, -record.grade))  # R-TIES: the highest grade
 
 
-def overdue_vitals(ctx: Context, now: datetime) -> list[str]:
+def overdue_vitals(ctx: Episode, now: datetime) -> list[str]:
     """C4: each of temperature, blood pressure and SpO2 older than 4 h, or never measured since t0."""
     interval = ctx.hours(ctx.policy.freshness.vitals_interval_hours)
     start = ctx.start
@@ -244,7 +245,7 @@ def overdue_vitals(ctx: Context, now: datetime) -> list[str]:
     return overdue
 
 
-def grade_history(ctx: Context, now: datetime) -> tuple[GradeResult, ...]:
+def grade_history(ctx: Episode, now: datetime) -> tuple[GradeResult, ...]:
     """The ASTCT grade at each event time since t0 (``event_times``): what the escalation rule re-runs.
 
     Read-only accessor for views of the episode (the timeline page); adds no rule of its own.

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from service.crs.episode import Episode
 from service.crs.findings import Findings
-from service.crs.grading import Context
 from service.crs.tocilizumab import implausible_weight_change, latest_weight
 
 
-def name_data_problems(ctx: Context, now: datetime, findings: Findings) -> None:
+def name_data_problems(ctx: Episode, now: datetime, findings: Findings) -> None:
     _implausible_values(ctx, now, findings)
     _implausible_weight(ctx, now, findings)
     _duplicates(ctx, now, findings)
     _unidentified(ctx, now, findings)
 
 
-def _implausible_values(ctx: Context, now: datetime, findings: Findings) -> None:
+def _implausible_values(ctx: Episode, now: datetime, findings: Findings) -> None:
     """R-PLAUSIBLE: outside the plausible range after unit conversion: not used, named with code, value, unit."""
     for item in ctx.timeline.implausible_values:
         if item.at is not None and item.at > now:
@@ -35,7 +35,7 @@ def _implausible_values(ctx: Context, now: datetime, findings: Findings) -> None
         )
 
 
-def _implausible_weight(ctx: Context, now: datetime, findings: Findings) -> None:
+def _implausible_weight(ctx: Episode, now: datetime, findings: Findings) -> None:
     latest = latest_weight(ctx, now)
     other = implausible_weight_change(ctx, latest) if latest is not None else None
     if latest is None or other is None:
@@ -52,7 +52,7 @@ def _implausible_weight(ctx: Context, now: datetime, findings: Findings) -> None
     )
 
 
-def _duplicates(ctx: Context, now: datetime, findings: Findings) -> None:
+def _duplicates(ctx: Episode, now: datetime, findings: Findings) -> None:
     """R-DEDUP: the same drug, start and dose charted twice counts as one dose."""
     for duplicate in ctx.timeline.duplicate_doses:
         if duplicate.at <= now:
@@ -66,7 +66,7 @@ def _duplicates(ctx: Context, now: datetime, findings: Findings) -> None:
             )
 
 
-def _unidentified(ctx: Context, now: datetime, findings: Findings) -> None:
+def _unidentified(ctx: Episode, now: datetime, findings: Findings) -> None:
     """R-UNIDENTIFIED: administrations and active orders since t0 that no policy drug matches."""
     for item in ctx.timeline.unidentified_medications:
         if item.at is not None and not ctx.start <= item.at <= now:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from service.crs import monitoring
 from service.crs.assessment import INDICATOR_RANK, Indicator, Note, Param, RecommendedOrder, WithheldOrder, note
 from service.crs.findings import Findings, Situation
-from service.crs.grading import current_oxygen, grade_at
+from service.crs.grading import grade_at
 from service.crs.history import latest_lab
 from service.crs.steroid_plan import plan_steroids, taper_steps
 from service.crs.steroids import steroid_doses, taper_position
@@ -19,6 +19,7 @@ from service.crs.tocilizumab import (
     tocilizumab_dose,
     tocilizumab_history,
 )
+from service.crs.vitals import current_oxygen
 
 INDICATOR_BY_MANAGED_GRADE: dict[int | None, Indicator] = {None: "warning", 0: "info", 1: "info", 2: "warning"}
 NO_DELAY_HOURS, NO_DELAY_RISK = 12, 1.7  # M-NO-DELAY: the seed's figures (each 12 h of delay: 1.7-fold risk)

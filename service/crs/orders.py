@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from service.crs.assessment import Param
 from service.crs.findings import Situation
-from service.crs.grading import age_in_years
 from service.crs.management import icans_veto
 from service.crs.order_check import CorrectedDose, DraftCheck, OrderCheck
 from service.crs.policy import Policy
 from service.crs.steroid_checks import check_steroid
 from service.crs.timeline import Order, Weight
 from service.crs.tocilizumab import dosing_weight, limit_block, tocilizumab_dose, tocilizumab_history
+from service.crs.vitals import age_in_years
 
 
 def check_orders(situation: Situation, drafts: tuple[Order, ...]) -> tuple[OrderCheck, ...]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.crs.grading import Context, active_vasopressors, age_in_years, hypotension_limits, is_hypotensive
+from service.crs.episode import Episode
 from service.crs.policy import Policy, TaperStep
 from service.crs.timeline import Administration
+from service.crs.vitals import active_vasopressors, age_in_years, hypotension_limits, is_hypotensive
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,14 @@ class Regimen:
 
 
 def dexamethasone(
-    ctx: Context, rule: str, interval: float, *, interval_max_hours: float | None = None, max_doses: int | None = None
+    ctx: Episode, rule: str, interval: float, *, interval_max_hours: float | None = None, max_doses: int | None = None
 ) -> Regimen:
     dose = ctx.policy.steroids.dexamethasone_mg
     return Regimen(rule, "dexamethasone", dose, interval, interval_max_hours=interval_max_hours, max_doses=max_doses)
 
 
 def candidate_regimens(
-    ctx: Context, managed: int | None, icans_with_crs: bool, early: bool, dex_evidence: bool
+    ctx: Episode, managed: int | None, icans_with_crs: bool, early: bool, dex_evidence: bool
 ) -> list[Regimen]:
     """Every regimen that applies, most intensive first (M-STEROID-SELECT order)."""
     steroids = ctx.policy.steroids
@@ -74,7 +75,7 @@ def candidate_regimens(
     return regimens
 
 
-def steroid_doses(ctx: Context, now: datetime, within: timedelta) -> tuple[Administration, ...]:
+def steroid_doses(ctx: Episode, now: datetime, within: timedelta) -> tuple[Administration, ...]:
     steroids = ctx.policy.drugs_with_role("corticosteroid")
     return tuple(dose for dose in ctx.timeline.given(steroids, now) if now - dose.at <= within)
 
@@ -103,7 +104,7 @@ class RunningSteroid:
         return dose_ok and interval_ok and (not regimen.is_escalation or self.drug == regimen.drug)
 
 
-def running_steroids(ctx: Context, regimen: Regimen, now: datetime) -> list[RunningSteroid]:
+def running_steroids(ctx: Episode, regimen: Regimen, now: datetime) -> list[RunningSteroid]:
     """M-ACTIVE-ORDER: active corticosteroid orders, and corticosteroids given within the regimen's period
     plus 2 h (dexamethasone: the regimen's period; methylprednisolone: its taper interval)."""
     steroids = ctx.policy.drugs_with_role("corticosteroid")
@@ -120,7 +121,7 @@ def running_steroids(ctx: Context, regimen: Regimen, now: datetime) -> list[Runn
     return running
 
 
-def _active_window(ctx: Context, regimen: Regimen, drug: str) -> timedelta:
+def _active_window(ctx: Episode, regimen: Regimen, drug: str) -> timedelta:
     steroids = ctx.policy.steroids
     period = steroids.methylprednisolone_taper[0].interval_hours if drug == "methylprednisolone" else None
     hours = period or regimen.interval_hours
@@ -135,7 +136,7 @@ class TaperPosition:
     latest_dose: Administration
 
 
-def methylprednisolone_course(ctx: Context, now: datetime) -> tuple[Administration, ...]:
+def methylprednisolone_course(ctx: Episode, now: datetime) -> tuple[Administration, ...]:
     """The current course: methylprednisolone doses with no gap over 48 h, ending with the latest."""
     doses = ctx.timeline.given(frozenset({"methylprednisolone"}), now)
     course: list[Administration] = []
@@ -146,7 +147,7 @@ def methylprednisolone_course(ctx: Context, now: datetime) -> tuple[Administrati
     return tuple(course)
 
 
-def taper_position(ctx: Context, now: datetime) -> TaperPosition | None:
+def taper_position(ctx: Episode, now: datetime) -> TaperPosition | None:
     """M-G4: today's taper step, counted in days from the first dose of the current course."""
     course = methylprednisolone_course(ctx, now)
     if not course or now - course[-1].at > timedelta(hours=24):
@@ -161,7 +162,7 @@ def taper_position(ctx: Context, now: datetime) -> TaperPosition | None:
     return TaperPosition(course[0].at, len(taper) - 1, taper[-1], course[-1])
 
 
-def high_dose_running_without_response(ctx: Context, grade: int | None, now: datetime) -> bool:
+def high_dose_running_without_response(ctx: Episode, grade: int | None, now: datetime) -> bool:
     """M-G4: methylprednisolone running >= 24 h (any step of the taper) with the grade still 4 -> consider
     1000 mg. Running: a dose within the taper interval plus the grace hours."""
     if grade != 4:
@@ -174,7 +175,7 @@ def high_dose_running_without_response(ctx: Context, grade: int | None, now: dat
     return now - course[0].at >= timedelta(hours=steroids.methylprednisolone_escalation_after_hours)
 
 
-def is_bolus(ctx: Context, dose: Administration, now: datetime) -> bool:
+def is_bolus(ctx: Episode, dose: Administration, now: datetime) -> bool:
     """M-G2-DEX: crystalloid >= 250 mL (children >= 10 mL/kg) over <= 60 min or with no end time.
 
     Reading: a child's bolus needs a weight; without one it is not counted (no dexamethasone on a guess).
@@ -191,7 +192,7 @@ def is_bolus(ctx: Context, dose: Administration, now: datetime) -> bool:
     return dose.volume_ml >= bolus.min_volume_ml
 
 
-def hypotension_persists(ctx: Context, now: datetime) -> bool:
+def hypotension_persists(ctx: Episode, now: datetime) -> bool:
     """M-G2-DEX: a hypotensive reading after the second bolus and the first tocilizumab dose, both given
     after the hypotension began (the last normal BP off vasopressors, or t0)."""
     sbp_below, map_below = hypotension_limits(ctx.policy, age_in_years(ctx.timeline.birth_date, now))

@@ -7,7 +7,8 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from service.crs.assessment import Note, note
-from service.crs.grading import Context, grade_at
+from service.crs.episode import Episode
+from service.crs.grading import grade_at
 from service.crs.policy import Policy
 from service.crs.timeline import Administration, Order, Weight
 
@@ -42,13 +43,13 @@ class TociHistory:
         return len(self.given) + len(self.pending_orders)
 
 
-def latest_weight(ctx: Context, now: datetime) -> Weight | None:
+def latest_weight(ctx: Episode, now: datetime) -> Weight | None:
     """C3: the latest weight in 30 days; two at the same instant: the lower (R-TIES; never a larger dose)."""
     same_time = ctx.timeline.weights.latest_all(now, ctx.hours(24 * ctx.policy.freshness.weight_days))
     return min(same_time, key=lambda weight: weight.weight_kg) if same_time else None
 
 
-def dosing_weight(ctx: Context, now: datetime) -> tuple[Weight | None, tuple[str, ...]]:
+def dosing_weight(ctx: Episode, now: datetime) -> tuple[Weight | None, tuple[str, ...]]:
     """The weight a dose may be calculated from (M-TOCI-DOSE, O-TOCI-DOSE) and the flag that withholds it.
 
     R-PLAUSIBLE: a latest weight that differs by more than 20 % from another weight in the 30 days before it
@@ -61,7 +62,7 @@ def dosing_weight(ctx: Context, now: datetime) -> tuple[Weight | None, tuple[str
     return latest, ()
 
 
-def implausible_weight_change(ctx: Context, latest: Weight) -> Weight | None:
+def implausible_weight_change(ctx: Episode, latest: Weight) -> Weight | None:
     """R-PLAUSIBLE: another weight in the 30 days before ``latest`` from which it differs by more than 20 %."""
     plausible = ctx.policy.plausible
     earlier = ctx.timeline.weights.between(latest.at - ctx.hours(24 * plausible.weight_change_days), latest.at)
@@ -100,7 +101,7 @@ def largest_vial_combination(dose_mg: float, vial_sizes: tuple[int, ...]) -> flo
     return float(max(reachable))
 
 
-def tocilizumab_history(ctx: Context, now: datetime) -> TociHistory:
+def tocilizumab_history(ctx: Episode, now: datetime) -> TociHistory:
     """Doses since t0, plus active orders not yet given (M-ACTIVE-ORDER: they count as doses)."""
     drugs = ctx.policy.drugs_with_role("tocilizumab")
     start = ctx.start
@@ -115,7 +116,7 @@ def tocilizumab_history(ctx: Context, now: datetime) -> TociHistory:
 
 
 def limit_block(
-    ctx: Context, history: TociHistory, grade_now: int | None, now: datetime
+    ctx: Episode, history: TociHistory, grade_now: int | None, now: datetime
 ) -> tuple[LimitBlock | None, tuple[str, ...]]:
     """M-TOCI-LIMITS: every limit that blocks a dose now, and the next allowed time (with the check's flags).
 
@@ -135,7 +136,7 @@ def limit_block(
     return (LimitBlock(tuple(reasons), next_allowed) if reasons else None), flags
 
 
-def _timing_reasons(ctx: Context, given: tuple[Administration, ...], now: datetime) -> list[Note]:
+def _timing_reasons(ctx: Episode, given: tuple[Administration, ...], now: datetime) -> list[Note]:
     """The count-in-24-h and interval limits that block a dose at ``now``."""
     toci = ctx.policy.tocilizumab
     reasons = []
@@ -149,7 +150,7 @@ def _timing_reasons(ctx: Context, given: tuple[Administration, ...], now: dateti
     return reasons
 
 
-def next_allowed_at(ctx: Context, given: tuple[Administration, ...]) -> datetime | None:
+def next_allowed_at(ctx: Episode, given: tuple[Administration, ...]) -> datetime | None:
     """M-TOCI-LIMITS: the earliest time at which the count and interval limits hold together.
 
     A dose at t needs fewer than N doses in (t - 24 h, t], so the N-th latest dose must be 24 h old, and the
@@ -166,7 +167,7 @@ def next_allowed_at(ctx: Context, given: tuple[Administration, ...]) -> datetime
 
 
 def _improvement_block(
-    ctx: Context, last: Administration, grade_now: int | None
+    ctx: Episode, last: Administration, grade_now: int | None
 ) -> tuple[Note | None, tuple[str, ...]]:
     """A repeat dose only without improvement: the grade now not lower than at the last dose.
 

@@ -13,18 +13,13 @@ from datetime import datetime, timedelta
 
 from service.cards.wording import Wording
 from service.crs.engine import assess
-from service.crs.grading import (
-    Context,
-    age_in_years,
-    classify_oxygen,
-    current_oxygen,
-    grade_at,
-    hypotension_limits,
-)
+from service.crs.episode import Episode
+from service.crs.grading import classify_oxygen, grade_at
 from service.crs.history import car_t_infusions, grade_history
 from service.crs.policy import DrugRole, Policy
 from service.crs.timeline import Timeline
 from service.crs.tocilizumab import limit_block, tocilizumab_history
+from service.crs.vitals import age_in_years, current_oxygen, hypotension_limits
 
 DEFAULT_WINDOW = timedelta(days=7)
 DOSE_ROLES: tuple[DrugRole, ...] = ("tocilizumab", "corticosteroid")
@@ -106,8 +101,8 @@ class Layers:
 
 def build_layers(timeline: Timeline, policy: Policy, now: datetime, wording: Wording) -> Layers:
     """The chart's layers at ``now``; ``wording`` renders the engine's reasons (the cards' own texts)."""
-    infusions = car_t_infusions(Context(timeline, policy, None), now)
-    ctx = Context(timeline, policy, infusions[0].at if infusions else None)
+    infusions = car_t_infusions(Episode(timeline, policy, None), now)
+    ctx = Episode(timeline, policy, infusions[0].at if infusions else None)
     start = ctx.t0 if ctx.t0 is not None else now - DEFAULT_WINDOW
     sbp_below, map_below = hypotension_limits(policy, age_in_years(timeline.birth_date, now))
     current = assess(timeline, policy, now)
@@ -150,7 +145,7 @@ def _pressures(timeline: Timeline, start: datetime, now: datetime, *, mean: bool
     return tuple(readings)
 
 
-def _oxygen(ctx: Context, start: datetime, now: datetime) -> tuple[OxygenStep, ...]:
+def _oxygen(ctx: Episode, start: datetime, now: datetime) -> tuple[OxygenStep, ...]:
     """At each documentation of oxygen support: the support the engine reads then, and its hypoxia class."""
     timeline = ctx.timeline
     steps = []
@@ -190,7 +185,7 @@ def _doses(timeline: Timeline, policy: Policy, start: datetime, now: datetime) -
     return tuple(sorted(doses, key=lambda dose: dose.at))
 
 
-def grade_steps(timeline: Timeline, policy: Policy, ctx: Context, now: datetime) -> tuple[GradeStep, ...]:
+def grade_steps(timeline: Timeline, policy: Policy, ctx: Episode, now: datetime) -> tuple[GradeStep, ...]:
     """The engine's grade history as steps: ASTCT grade from ``grade_history``, managed grade from ``assess``.
 
     Each step lasts until the next event time; the last one is the assessment at ``now`` (what the card
@@ -207,7 +202,7 @@ def grade_steps(timeline: Timeline, policy: Policy, ctx: Context, now: datetime)
     return tuple(steps)
 
 
-def _toci_limits(ctx: Context, grade_now: int | None, now: datetime, wording: Wording) -> TociLimits:
+def _toci_limits(ctx: Episode, grade_now: int | None, now: datetime, wording: Wording) -> TociLimits:
     """M-TOCI-LIMITS as the engine checks them now: counts, the block if any and when a dose is next allowed."""
     limits = ctx.policy.tocilizumab
     history = tocilizumab_history(ctx, now)

@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import given as for_all
 from hypothesis import strategies as st
 
-from service.crs import grading, history
+from service.crs import grading, history, vitals
 from service.crs.assessment import Assessment
 from service.crs.engine import assess
-from service.crs.grading import Context
+from service.crs.episode import Episode
 from service.crs.history import car_t_infusions, event_times, grade_history, managed_grade_at
 from service.crs.policy import Policy
 from service.crs.timeline import Administration, OxygenSupport, Series, Timeline
@@ -61,7 +61,7 @@ def reference_derived(self: Policy, _key: object, compute: Callable[[Policy], T]
     return compute(self)
 
 
-def reference_last_rise(ctx: Context, now: datetime, stop_before: datetime | None = None) -> datetime | None:
+def reference_last_rise(ctx: Episode, now: datetime, stop_before: datetime | None = None) -> datetime | None:
     rise: datetime | None = None
     for moment in reversed(event_times(ctx, now)):
         grade = managed_grade_at(ctx, moment)
@@ -75,11 +75,11 @@ def reference_last_rise(ctx: Context, now: datetime, stop_before: datetime | Non
     return rise
 
 
-def reference_current_oxygen(ctx: Context, moment: datetime) -> OxygenSupport | None:
+def reference_current_oxygen(ctx: Episode, moment: datetime) -> OxygenSupport | None:
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
     oxygen = ctx.timeline.oxygen
     devices = oxygen.latest_all(moment, window, where=lambda record: record.device is not None)
-    device = max(devices, key=grading._support_rank) if devices else None
+    device = max(devices, key=vitals._support_rank) if devices else None
     since = device.at if device else moment - window
     flows = oxygen.latest_all(moment, moment - since, where=lambda record: record.flow_l_min is not None)
     fio2s = oxygen.latest_all(moment, moment - since, where=lambda record: record.fio2_pct is not None)
@@ -144,9 +144,10 @@ def reference_code() -> Iterator[None]:
         mock.patch.object(Timeline, "given", reference_given),
         mock.patch.object(Series, "latest", reference_latest),
         mock.patch.object(Policy, "derived", reference_derived),
-        mock.patch.object(Context, "grades", property(lambda _self: {})),  # a memo that never remembers
+        mock.patch.object(Episode, "grades", property(lambda _self: {})),  # a memo that never remembers
         mock.patch.object(history, "last_rise_to_grade_2", reference_last_rise),
         mock.patch.object(grading, "current_oxygen", reference_current_oxygen),
+        mock.patch.object(vitals, "current_oxygen", reference_current_oxygen),
         mock.patch.object(fields, "_instant", fields._instant.__wrapped__),
         mock.patch.object(fields, "coding_keys", reference_coding_keys),
         mock.patch.object(observations, "coding_keys", reference_coding_keys),
@@ -161,8 +162,8 @@ def reference_code() -> Iterator[None]:
 
 def history_at(timeline: Timeline, now: datetime) -> tuple[object, ...]:
     """The grade history and what the escalation rule reads of it, at ``now``."""
-    infusions = car_t_infusions(Context(timeline, POLICY, None), now)
-    ctx = Context(timeline, POLICY, infusions[0].at if infusions else None)
+    infusions = car_t_infusions(Episode(timeline, POLICY, None), now)
+    ctx = Episode(timeline, POLICY, infusions[0].at if infusions else None)
     moments = event_times(ctx, now)
     managed = tuple(managed_grade_at(ctx, moment) for moment in reversed(moments))
     return grade_history(ctx, now), managed, history.last_rise_to_grade_2(ctx, now)
@@ -187,7 +188,7 @@ def both_ways(
 
 def test_the_oracle_is_really_the_old_code() -> None:
     """The patches take effect: without them the memo remembers, with them it never does."""
-    ctx = Context(Timeline(), POLICY, None)
+    ctx = Episode(Timeline(), POLICY, None)
     assert ctx.grades is ctx.grades
     with reference_code():
         assert ctx.grades is not ctx.grades

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from service.crs.engine import assess
-from service.crs.grading import Context, grade_at
+from service.crs.episode import Episode
+from service.crs.grading import grade_at
 from service.timeline.layers import recent
 from tests.unit.timeline.timeline_support import INDEX, NOW, chart, layers_of, policy
 
@@ -21,7 +22,7 @@ def test_the_grade_band_is_the_engines_grade_history_and_ends_on_the_card(name: 
     timeline = chart(name)
     layers = layers_of(timeline)
     infusions = timeline.given(policy().drugs_with_role("car-t"), NOW)
-    ctx = Context(timeline, policy(), infusions[0].at if infusions else None)
+    ctx = Episode(timeline, policy(), infusions[0].at if infusions else None)
 
     for step in layers.grades[:-1]:
         assert step.grade == grade_at(ctx, step.start).grade
