@@ -5,21 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from service.crs.frozen import FrozenModel
 
 Indicator = Literal["info", "warning", "critical"]
 INDICATOR_RANK: dict[Indicator, int] = {"info": 0, "warning": 1, "critical": 2}
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 Param = str | int | float | datetime | tuple[str, ...]
 """A wording parameter: numbers and times stay values, so the card renders them (site time zone, policy numbers)."""
 
 
-class Note(Frozen):
+class Note(FrozenModel):
     """Something a clinician reads, traced to its rule: a wording ``key`` of the card catalog and its ``params``.
 
     The engine writes no prose: the catalog's text for ``key`` (cards/texts.toml, overridable per site) renders
@@ -37,7 +35,7 @@ def note(rule: str, key: str | None = None, parts: tuple[Note, ...] = (), /, **p
     return Note(rule=rule, key=key or rule, params=params, parts=parts)
 
 
-class EvidenceItem(Frozen):
+class EvidenceItem(FrozenModel):
     rule: str
     key: str
     params: dict[str, Param] = Field(default_factory=dict)
@@ -45,7 +43,7 @@ class EvidenceItem(Frozen):
     sources: tuple[str, ...] = ()
 
 
-class RecommendedOrder(Frozen):
+class RecommendedOrder(FrozenModel):
     """An order to suggest: dose in mg, or mg/kg when the weight is missing (never a guessed mg dose)."""
 
     rule: str
@@ -66,7 +64,7 @@ class RecommendedOrder(Frozen):
         return Note(rule=self.rule, key=self.key, params=self.params, parts=self.notes)
 
 
-class WithheldOrder(Frozen):
+class WithheldOrder(FrozenModel):
     """An order the protocol would call for that is not suggested now: every reason, and when it may be."""
 
     rule: str
@@ -75,7 +73,7 @@ class WithheldOrder(Frozen):
     next_allowed_at: datetime | None = None
 
 
-class HlhStatus(Frozen):
+class HlhStatus(FrozenModel):
     suspected: bool
     ferritin_ng_ml: float | None = None
     organ_findings: tuple[Note, ...] = ()
@@ -85,7 +83,7 @@ class HlhStatus(Frozen):
     hlh2004_after_hours: float | None = Field(default=None, description="the policy's wait, for the card")
 
 
-class Assessment(Frozen):
+class Assessment(FrozenModel):
     as_of: datetime
     policy_version: str
     in_scope: bool

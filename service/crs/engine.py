@@ -7,21 +7,18 @@ from datetime import datetime
 from service.crs import fever_unknown, management
 from service.crs.assessment import Assessment, EvidenceItem, HlhStatus
 from service.crs.episode import Episode
-from service.crs.evidence import Evidence
 from service.crs.findings import Findings, Situation
 from service.crs.grading import GradeResult, grade_at
 from service.crs.history import (
-    ORGAN_LABS,
     car_t_infusions,
-    hlh_criteria,
     hlh_first_met,
     in_scope,
     latest_icans,
-    no_improvement_after_tocilizumab,
     organ_finding,
-    persistent_fever,
 )
 from service.crs.hygiene import name_data_problems
+from service.crs.indications import indications_of
+from service.crs.managed_grade import managed_grade
 from service.crs.notes import flag_notes
 from service.crs.order_check import OrderCheck
 from service.crs.orders import check_orders
@@ -101,53 +98,12 @@ def _grading_rules(current: GradeResult, findings: Findings) -> None:
 
 
 def _situation(ctx: Episode, current: GradeResult, now: datetime, findings: Findings) -> Situation:
-    managed = current.grade
-    persistent = persistent_fever(ctx, now)
-    if persistent is not None and (managed or 0) < 2:  # M-G1-PERSISTENT
-        managed = 2
-        first, last = persistent
-        findings.fire("M-G1-PERSISTENT")
-        hours = ctx.policy.management.persistent_fever_hours
-        findings.evidence.append(
-            Evidence("M-G1-PERSISTENT", "M-G1-PERSISTENT", first.at, (first.source, last.source), {"hours": hours})
-        )
-    escalation = no_improvement_after_tocilizumab(ctx, current, now)
-    if escalation is not None and (managed or 0) < 3:  # M-G2-ESCALATE
-        managed = 3
-        dose = escalation.reference_dose
-        findings.fire("M-G2-ESCALATE")
-        findings.evidence.append(
-            Evidence(
-                "M-G2-ESCALATE",
-                "M-G2-ESCALATE",
-                dose.at,
-                (dose.source,),
-                {"hours": ctx.policy.management.no_improvement_hours, "grade_at_dose": escalation.grade_at_dose},
-            )
-        )
-    hlh = hlh_criteria(ctx, now)
-    if hlh is not None:  # M-HLH
-        managed = max(managed or 0, 3)
-        ferritin, organs = hlh
-        findings.fire("M-HLH")
-        findings.evidence.append(
-            Evidence(
-                "M-HLH",
-                "M-HLH",
-                ferritin.at,
-                (ferritin.source, *(o.source for o in organs)),
-                {
-                    "ferritin": ferritin.value,
-                    "above": ctx.policy.hlh.ferritin_above_ng_ml,
-                    "organs": tuple(ORGAN_LABS[o.kind][0] for o in organs),
-                },
-            )
-        )
+    managed, hlh = managed_grade(ctx, current, now, findings)
     icans = latest_icans(ctx, now)
     first_met = hlh_first_met(ctx, now) if hlh is not None else None
-    return Situation(
-        ctx, now, current, managed, icans.grade if icans else None, hlh, first_met, icans.at if icans else None
-    )
+    icans_grade = icans.grade if icans else None
+    indications = indications_of(ctx, now, current, managed, icans_grade)
+    return Situation(ctx, now, current, managed, icans_grade, hlh, first_met, icans.at if icans else None, indications)
 
 
 def _hlh_status(situation: Situation, findings: Findings) -> HlhStatus | None:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from service.crs import management
 from service.crs.assessment import Note, Param, note
 from service.crs.findings import Findings, Situation
+from service.crs.indications import with_grade
 from service.crs.vitals import current_oxygen
 
 
@@ -51,9 +52,7 @@ def what_if_febrile(situation: Situation, possible: int) -> tuple[Note, ...]:
         current, grade=possible, fever=True, unknown=tuple(name for name in current.unknown if name != "fever")
     )
     scratch = Findings()
-    management.plan_treatment(
-        replace(situation, current=febrile, managed=max(possible, situation.managed or 0)), scratch
-    )
+    management.plan_treatment(with_grade(situation, febrile, max(possible, situation.managed or 0)), scratch)
     steps = [step for step in scratch.next_steps if step.rule in ("M-G2-TOCI", "M-G3", "M-G4")]
     return (*steps, *(order.wording() for order in scratch.recommended))
 

@@ -9,6 +9,7 @@ from service.crs.assessment import Note, Param, RecommendedOrder, WithheldOrder
 from service.crs.episode import Episode
 from service.crs.evidence import Evidence
 from service.crs.grading import GradeResult
+from service.crs.indications import Indications
 from service.crs.timeline import LabResult
 
 
@@ -58,6 +59,12 @@ class Situation:
     hlh: tuple[LabResult, list[LabResult]] | None = None  # M-HLH: the ferritin and the severe organ labs
     hlh_first_met: datetime | None = None
     icans_at: datetime | None = None
+    indications: Indications | None = None  # set by the engine (service.crs.indications), read by both rule sets
+
+    @property
+    def indicated(self) -> Indications:
+        assert self.indications is not None  # noqa: S101 - the engine always sets it
+        return self.indications
 
     @property
     def hlh_suspected(self) -> bool:

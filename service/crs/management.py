@@ -41,12 +41,6 @@ def plan_treatment(situation: Situation, findings: Findings) -> None:
     _plan_tocilizumab(situation, findings)
 
 
-def icans_veto(situation: Situation) -> bool:
-    """M-ICANS: grade 1 CRS with ICANS >= 2 and managed grade < 3: steroids, not tocilizumab."""
-    icans = situation.icans_grade or 0
-    return situation.current.grade == 1 and icans >= 2 and (situation.managed or 0) < 3
-
-
 def _grade_steps(situation: Situation, findings: Findings) -> None:
     managed = situation.managed
     if managed == 1:  # M-G1
@@ -82,7 +76,7 @@ def _plan_tocilizumab(situation: Situation, findings: Findings) -> None:
     ctx, now = situation.ctx, situation.now
     if (situation.managed or 0) < 2:
         return
-    if icans_veto(situation):  # M-ICANS overrides M-G1-PERSISTENT's tocilizumab and M-NO-DELAY
+    if situation.indicated.icans_veto:  # M-ICANS overrides M-G1-PERSISTENT's tocilizumab and M-NO-DELAY
         findings.fire("M-ICANS")
         findings.withheld.append(
             WithheldOrder(rule="M-ICANS", drug="tocilizumab", reasons=(note("M-ICANS", "M-ICANS.veto"),))

@@ -6,11 +6,12 @@ from datetime import datetime
 
 from pydantic import Field
 
-from service.crs.assessment import INDICATOR_RANK, Frozen, Indicator, Note, Param
+from service.crs.assessment import INDICATOR_RANK, Indicator, Note, Param
+from service.crs.frozen import FrozenModel
 from service.crs.timeline import Order
 
 
-class CorrectedDose(Frozen):
+class CorrectedDose(FrozenModel):
     """The protocol dose an ``update`` suggestion writes into the draft."""
 
     drug: str
@@ -19,7 +20,7 @@ class CorrectedDose(Frozen):
     interval_hours: float | None = None
 
 
-class OrderCheck(Frozen):
+class OrderCheck(FrozenModel):
     draft: str
     resource_id: str | None
     drug: str

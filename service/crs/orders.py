@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from service.crs.assessment import Param
 from service.crs.findings import Situation
-from service.crs.management import icans_veto
 from service.crs.order_check import CorrectedDose, DraftCheck, OrderCheck
 from service.crs.policy import Policy
 from service.crs.steroid_checks import check_steroid
@@ -48,7 +47,7 @@ def _tocilizumab(situation: Situation, check: DraftCheck) -> None:
         when = {"next_allowed": block.next_allowed_at} if block.next_allowed_at else {}
         check.fire("O-TOCI-LIMITS", "critical", block.reasons, **when)
         check.next_allowed_at = block.next_allowed_at
-    if icans_veto(situation):  # O-TOCI-ICANS
+    if situation.indicated.icans_veto:  # O-TOCI-ICANS
         check.fire("O-TOCI-ICANS", "warning")
     elif situation.managed is None or situation.managed <= 1:  # O-TOCI-GRADE (reading: unknown grade too)
         check.fire("O-TOCI-GRADE", "info", **_grade(situation.managed))

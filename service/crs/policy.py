@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import Annotated, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
+
+from service.crs.frozen import FrozenModel
 
 Hours = Annotated[float, Field(gt=0, le=24 * 60)]
 Coding = Annotated[str, Field(pattern=r"^\S+\|\S+$")]  # "system|code"
@@ -20,16 +22,12 @@ Coding = Annotated[str, Field(pattern=r"^\S+\|\S+$")]  # "system|code"
 T = TypeVar("T")
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FeverPolicy(Strict):
+class FeverPolicy(FrozenModel):
     threshold_c: float = Field(ge=37.0, le=40.0)
     window_hours: Hours
 
 
-class WaiverPolicy(Strict):
+class WaiverPolicy(FrozenModel):
     """C2: how long after a dose fever is not required."""
 
     antipyretic_hours: Hours
@@ -38,7 +36,7 @@ class WaiverPolicy(Strict):
     anakinra_hours: Hours
 
 
-class FreshnessPolicy(Strict):
+class FreshnessPolicy(FrozenModel):
     """C3 and C4."""
 
     vitals_hours: Hours
@@ -49,7 +47,7 @@ class FreshnessPolicy(Strict):
     baseline_window_days: PositiveFloat
 
 
-class HypotensionPolicy(Strict):
+class HypotensionPolicy(FrozenModel):
     adult_age_years: PositiveInt
     adult_sbp_below: PositiveFloat
     adult_map_below: PositiveFloat
@@ -60,13 +58,13 @@ class HypotensionPolicy(Strict):
     adolescent_sbp_below: PositiveFloat
 
 
-class SupportPolicy(Strict):
+class SupportPolicy(FrozenModel):
     vasopressor_recent_end_hours: float = Field(ge=0, le=24)
     low_flow_max_l_min: PositiveFloat
     room_air_fio2_max_pct: float = Field(ge=21, le=30)
 
 
-class Range(Strict):
+class Range(FrozenModel):
     low: float
     high: float
 
@@ -80,7 +78,7 @@ class Range(Strict):
         return self.low <= value <= self.high
 
 
-class PlausibilityPolicy(Strict):
+class PlausibilityPolicy(FrozenModel):
     """R-PLAUSIBLE: values outside these ranges (canonical units) are not used and are named on the card."""
 
     temperature_c: Range
@@ -92,7 +90,7 @@ class PlausibilityPolicy(Strict):
     weight_change_days: PositiveFloat
 
 
-class ManagementPolicy(Strict):
+class ManagementPolicy(FrozenModel):
     febrile_run_gap_hours: Hours
     persistent_fever_hours: Hours
     no_improvement_hours: Hours
@@ -105,13 +103,13 @@ class ManagementPolicy(Strict):
     neutropenia_anc_below: PositiveFloat = Field(description="10^9/L")
 
 
-class BolusPolicy(Strict):
+class BolusPolicy(FrozenModel):
     min_volume_ml: PositiveFloat
     child_min_ml_per_kg: PositiveFloat
     max_duration_minutes: PositiveFloat
 
 
-class HlhPolicy(Strict):
+class HlhPolicy(FrozenModel):
     ferritin_above_ng_ml: PositiveFloat
     transaminase_uln_multiple: PositiveFloat
     bilirubin_uln_multiple: PositiveFloat
@@ -120,7 +118,7 @@ class HlhPolicy(Strict):
     default_uln: dict[Literal["alt", "ast", "bilirubin", "creatinine"], PositiveFloat]
 
 
-class TocilizumabPolicy(Strict):
+class TocilizumabPolicy(FrozenModel):
     mg_per_kg: PositiveFloat
     max_mg: PositiveFloat
     label_mg_per_kg_under_threshold: PositiveFloat
@@ -143,13 +141,13 @@ class TocilizumabPolicy(Strict):
         return self
 
 
-class TaperStep(Strict):
+class TaperStep(FrozenModel):
     dose_mg: PositiveFloat
     interval_hours: Hours
     days: PositiveFloat | None = Field(default=None, description="unset: until grade <= 1")
 
 
-class LabelProphylaxis(Strict):
+class LabelProphylaxis(FrozenModel):
     """O-STEROID-PREMED option: a product label's prophylactic dexamethasone (axicabtagene ciloleucel:
     10 mg orally once daily on days 0-2) raises nothing when enabled. Off by default (the seed)."""
 
@@ -159,7 +157,7 @@ class LabelProphylaxis(Strict):
     last_day: int = Field(ge=0, le=14)
 
 
-class SteroidPolicy(Strict):
+class SteroidPolicy(FrozenModel):
     dexamethasone_mg: PositiveFloat
     dexamethasone_grade2_interval_hours: Hours
     dexamethasone_grade2_max_doses: PositiveInt
@@ -201,7 +199,7 @@ DrugRole = Literal[
 ]
 
 
-class DrugDefinition(Strict):
+class DrugDefinition(FrozenModel):
     """One drug (or CAR T product) and how to recognise it in MedicationAdministration/Request."""
 
     display: str = Field(min_length=1)
@@ -216,7 +214,7 @@ LabKind = Literal["ferritin", "crp", "anc", "alt", "ast", "bilirubin", "creatini
 OxygenDeviceClass = Literal["room-air", "blow-by", "nasal-cannula", "high-flow", "positive-pressure"]
 
 
-class CodePolicy(Strict):
+class CodePolicy(FrozenModel):
     temperature: tuple[Coding, ...] = Field(min_length=1)
     bp_panel: tuple[Coding, ...]
     systolic: tuple[Coding, ...] = Field(min_length=1)
@@ -238,7 +236,7 @@ class CodePolicy(Strict):
     )
 
 
-class Policy(Strict):
+class Policy(FrozenModel):
     version: str = Field(min_length=1, max_length=40)
     fever: FeverPolicy
     waiver: WaiverPolicy

@@ -5,8 +5,7 @@ from __future__ import annotations
 from service.crs.findings import Situation
 from service.crs.history import car_t_infusions
 from service.crs.order_check import CorrectedDose, DraftCheck
-from service.crs.steroid_plan import regimen_note, steroid_indications
-from service.crs.steroids import Regimen, taper_position
+from service.crs.steroids import Regimen, regimen_note, taper_position
 from service.crs.timeline import Order
 
 STEROIDS = ("dexamethasone", "methylprednisolone")
@@ -82,7 +81,7 @@ def _steroid_high(situation: Situation, check: DraftCheck) -> None:
     dose = check.draft.dose_mg
     if dose is None or dose <= limit:
         return
-    regimens = steroid_indications(situation).regimens
+    regimens = situation.indicated.regimens
     if regimens:
         regimen = regimens[0]
         check.corrected = CorrectedDose(
@@ -94,7 +93,7 @@ def _steroid_high(situation: Situation, check: DraftCheck) -> None:
 def _steroid_dose(situation: Situation, check: DraftCheck) -> None:
     """O-STEROID-DOSE: below the regimen of the managed grade (dexamethasone equivalents per day)."""
     ctx, now = situation.ctx, situation.now
-    regimens = steroid_indications(situation).regimens
+    regimens = situation.indicated.regimens
     draft = check.draft
     if not regimens or draft.dose_mg is None or "O-STEROID-HIGH" in check.rules:
         return

@@ -3,19 +3,17 @@ M-ICANS, M-EARLY-STEROID, M-ACTIVE-ORDER): at most one steroid suggestion, its w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from service.crs.assessment import Note, Param, RecommendedOrder, note
 from service.crs.findings import Findings, Situation
-from service.crs.history import car_t_infusions
 from service.crs.steroids import (
     Regimen,
     RunningSteroid,
     TaperPosition,
-    candidate_regimens,
     high_dose_running_without_response,
-    hypotension_persists,
+    regimen_note,
+    regimen_params,
     running_steroids,
     steroid_doses,
     taper_position,
@@ -24,29 +22,10 @@ from service.crs.steroids import (
 RECENT_STEROID_HOURS = 24  # M-STEROID-SELECT: a steroid "given in the last 24 h"
 
 
-@dataclass(frozen=True)
-class SteroidIndications:
-    """Which steroid rules apply, and their regimens most intensive first (shared with the order checks)."""
-
-    icans_with_crs: bool
-    early_product: bool
-    dex_evidence: bool
-    regimens: list[Regimen]
-
-
-def steroid_indications(situation: Situation) -> SteroidIndications:
-    ctx, now = situation.ctx, situation.now
-    icans_with_crs = (situation.icans_grade or 0) >= 2 and (situation.current.grade or 0) >= 1  # M-ICANS
-    early = _early_steroid_product(situation)  # M-EARLY-STEROID
-    dex_evidence = situation.managed == 2 and hypotension_persists(ctx, now)  # M-G2-DEX
-    regimens = candidate_regimens(ctx, situation.managed, icans_with_crs, early, dex_evidence)
-    return SteroidIndications(icans_with_crs, early, dex_evidence, regimens)
-
-
 def plan_steroids(situation: Situation, findings: Findings) -> bool:
     """M-STEROID-SELECT: at most one steroid suggestion. True if one was suggested."""
     ctx, now = situation.ctx, situation.now
-    indications = steroid_indications(situation)
+    indications = situation.indicated
     icans_with_crs, regimens = indications.icans_with_crs, indications.regimens
     if situation.managed == 2 and not (indications.dex_evidence or indications.early_product or icans_with_crs):
         steroids = ctx.policy.steroids
@@ -66,7 +45,7 @@ def plan_steroids(situation: Situation, findings: Findings) -> bool:
         findings.fire("M-STEROID-SELECT")
         findings.next_steps.append(taper_today(situation, taper))
     if high_dose_running_without_response(ctx, situation.current.grade, now):  # M-G4 escalation
-        regimens = [escalation_regimen(situation)]
+        regimens = (escalation_regimen(situation),)
     if not regimens:
         _taper_rapidly(situation, findings)
         return False
@@ -125,21 +104,6 @@ def describe_running(item: RunningSteroid) -> Note:
     return note("M-ACTIVE-ORDER", "running-steroid", **params)
 
 
-def regimen_params(regimen: Regimen) -> dict[str, Param]:
-    params: dict[str, Param] = {"drug": regimen.drug, "dose": regimen.dose_mg, "interval": regimen.interval_hours}
-    if regimen.interval_max_hours:
-        params["interval_max"] = regimen.interval_max_hours
-    if regimen.max_doses:
-        params["max_doses"] = regimen.max_doses
-    if regimen.duration_days:
-        params["days"] = regimen.duration_days
-    return params
-
-
-def regimen_note(regimen: Regimen) -> Note:
-    return note(regimen.rule, "regimen", **regimen_params(regimen))
-
-
 def _recommended(situation: Situation, chosen: Regimen) -> RecommendedOrder:
     """The steroid order; its wording key names the rule's reason (``order.<rule>``, the escalation its own)."""
     key = "order.M-G4.escalation" if chosen.is_escalation else f"order.{chosen.rule}"
@@ -158,12 +122,6 @@ def _recommended(situation: Situation, chosen: Regimen) -> RecommendedOrder:
         params=params,
         is_recommended=not chosen.is_escalation,
     )
-
-
-def _early_steroid_product(situation: Situation) -> bool:
-    ctx = situation.ctx
-    infusions = car_t_infusions(ctx, situation.now)
-    return bool(infusions) and ctx.policy.drugs[infusions[0].drug].early_steroid
 
 
 def _taper_rapidly(situation: Situation, findings: Findings) -> None:

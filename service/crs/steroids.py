@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from service.crs.assessment import Note, Param, note
 from service.crs.episode import Episode
 from service.crs.policy import Policy, TaperStep
 from service.crs.timeline import Administration
@@ -209,3 +210,18 @@ def hypotension_persists(ctx: Episode, now: datetime) -> bool:
         return False
     both_given = max(boluses[1].at, tocilizumab[0].at)
     return any(r.at > both_given and is_hypotensive(r, sbp_below, map_below) for r in readings)
+
+
+def regimen_params(regimen: Regimen) -> dict[str, Param]:
+    params: dict[str, Param] = {"drug": regimen.drug, "dose": regimen.dose_mg, "interval": regimen.interval_hours}
+    if regimen.interval_max_hours:
+        params["interval_max"] = regimen.interval_max_hours
+    if regimen.max_doses:
+        params["max_doses"] = regimen.max_doses
+    if regimen.duration_days:
+        params["days"] = regimen.duration_days
+    return params
+
+
+def regimen_note(regimen: Regimen) -> Note:
+    return note(regimen.rule, "regimen", **regimen_params(regimen))
