@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from service.fhir.bundles import FhirResource
+from service.fhir.fields import FhirResource
 from service.settings import PROJECT_ROOT
 
 FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"

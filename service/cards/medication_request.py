@@ -14,7 +14,7 @@ from typing import Any
 from service.cards.catalog import CardCatalog, OrderTemplate
 from service.crs.assessment import RecommendedOrder
 from service.crs.order_check import CorrectedDose
-from service.fhir.bundles import FhirResource
+from service.fhir.fields import FhirResource
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 UCUM = "http://unitsofmeasure.org"

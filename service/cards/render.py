@@ -29,7 +29,7 @@ from service.cards.context import (
 from service.cards.wording import Wording
 from service.crs.assessment import INDICATOR_RANK, Assessment, Indicator, RecommendedOrder
 from service.crs.order_check import OrderCheck
-from service.fhir.bundles import FhirResource
+from service.fhir.fields import FhirResource
 from service.timeline.card_link import add_links
 
 log = logging.getLogger(__name__)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-FhirResource = dict[str, Any]
+from service.fhir.fields import FhirResource
 
 
 def is_resource(value: object, resource_type: str | None = None) -> bool:

@@ -21,7 +21,6 @@ import requests
 import urllib3
 
 from service.fhir.bundles import (
-    FhirResource,
     bundle_resources,
     is_operation_outcome,
     is_resource,
@@ -36,6 +35,7 @@ from service.fhir.errors import (
     FhirUnauthorized,
     FhirUnavailable,
 )
+from service.fhir.fields import FhirResource
 from service.outbound import CircuitBreaker, DeadlineExceeded, ResponseTooLarge, read_body
 from service.urls import is_within, normalise_base_url, normalise_url
 

@@ -23,9 +23,9 @@ from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from service.fhir.bundles import FhirResource
 from service.fhir.client import Deadline, FetchLimits, FhirClient, SearchResult
 from service.fhir.errors import FhirError, FhirUnavailable
+from service.fhir.fields import FhirResource
 from service.outbound import CircuitBreaker
 
 T = TypeVar("T")

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-FhirDict = dict[str, Any]
+FhirResource = dict[str, Any]  # FHIR JSON stays a plain dict, read through the helpers below
 FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -47,7 +47,7 @@ def parse_date(value: object) -> date | None:
         return None
 
 
-def effective_start(resource: FhirDict) -> datetime | None:
+def effective_start(resource: FhirResource) -> datetime | None:
     """``effective[x]`` start: effectiveDateTime, effectiveInstant or effectivePeriod.start."""
     for key in ("effectiveDateTime", "effectiveInstant"):
         if key in resource:
@@ -58,12 +58,12 @@ def effective_start(resource: FhirDict) -> datetime | None:
     return None
 
 
-def effective_end(resource: FhirDict) -> datetime | None:
+def effective_end(resource: FhirResource) -> datetime | None:
     period = resource.get("effectivePeriod")
     return parse_instant(period.get("end")) if isinstance(period, dict) else None
 
 
-def codings(concept: object) -> list[FhirDict]:
+def codings(concept: object) -> list[FhirResource]:
     """The codings of a CodeableConcept, skipping anything that is not a dict."""
     if not isinstance(concept, dict) or not isinstance(concept.get("coding"), list):
         return []
@@ -117,6 +117,6 @@ def _float(number: int | float) -> float:
         return math.inf
 
 
-def reference_of(resource: FhirDict) -> str:
+def reference_of(resource: FhirResource) -> str:
     """``Type/id`` of a resource, or ``Type/(no id)`` for resources without an id."""
     return f"{resource.get('resourceType', 'Resource')}/{resource.get('id', '(no id)')}"

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from service.crs.policy import Policy
-from service.fhir.fields import FhirDict, codings, concept_texts
+from service.fhir.fields import FhirResource, codings, concept_texts
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
@@ -45,12 +45,12 @@ class DrugMatcher:
         lowered = text.lower()
         return next((key for pattern, key in self.by_name if pattern.search(lowered)), None)
 
-    def match_medication(self, resource: FhirDict, fetched: Mapping[str, FhirDict] | None = None) -> str | None:
+    def match_medication(self, resource: FhirResource, fetched: Mapping[str, FhirResource] | None = None) -> str | None:
         """``medication[x]`` of an administration or order, read through ``medication_concept``."""
         return self.match_concept(medication_concept(resource, fetched or {}))
 
 
-def medication_concept(resource: FhirDict, fetched: Mapping[str, FhirDict]) -> FhirDict:
+def medication_concept(resource: FhirResource, fetched: Mapping[str, FhirResource]) -> FhirResource:
     """The CodeableConcept that names the drug of ``medication[x]``.
 
     FHIR R4 allows ``medicationCodeableConcept`` or ``medicationReference``. A reference is read from a
@@ -83,7 +83,7 @@ def medication_key(reference: object) -> str | None:
     return f"Medication/{parts[-1]}"
 
 
-def missing_medication_references(resources: Iterable[FhirDict]) -> list[str]:
+def missing_medication_references(resources: Iterable[FhirResource]) -> list[str]:
     """``Medication/{id}`` of every ``medicationReference`` that neither a contained Medication nor a
     Medication among ``resources`` (a search's ``_include``) answers: they are fetched from the FHIR server."""
     chart = list(resources)
@@ -98,7 +98,7 @@ def missing_medication_references(resources: Iterable[FhirDict]) -> list[str]:
     return list(wanted)
 
 
-def _contained(resource: FhirDict, reference: object) -> FhirDict | None:
+def _contained(resource: FhirResource, reference: object) -> FhirResource | None:
     if not isinstance(reference, str) or not reference.startswith("#"):
         return None
     for item in resource.get("contained") or []:

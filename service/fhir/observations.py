@@ -23,7 +23,7 @@ from service.crs.timeline import (
     Weight,
 )
 from service.fhir import units
-from service.fhir.fields import FhirDict, coding_keys, codings, effective_start, quantity, reference_of
+from service.fhir.fields import FhirResource, coding_keys, codings, effective_start, quantity, reference_of
 
 USABLE_STATUSES = frozenset({"final", "amended", "corrected", "preliminary"})
 ICD10_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10"})
@@ -103,7 +103,7 @@ class ObservationRecords:
     implausible: list[ImplausibleValue] = field(default_factory=list)
 
 
-def read_observation(observation: FhirDict, codes: ObservationCodes, out: ObservationRecords) -> None:
+def read_observation(observation: FhirResource, codes: ObservationCodes, out: ObservationRecords) -> None:
     """Add what one Observation says to ``out``; anything not understood is skipped, never fatal."""
     if observation.get("status") not in USABLE_STATUSES:
         return  # entered-in-error, cancelled, registered: not a result
@@ -124,7 +124,7 @@ def read_observation(observation: FhirDict, codes: ObservationCodes, out: Observ
         out.unrecognised.extend(_unrecognised(observation))
 
 
-def _unrecognised(observation: FhirDict) -> list[UnrecognisedCode]:
+def _unrecognised(observation: FhirResource) -> list[UnrecognisedCode]:
     """R-UNIDENTIFIED: the codings of an Observation no policy code list names, for the codes report."""
     return [
         UnrecognisedCode(
@@ -157,7 +157,7 @@ def _reader_codes(codes: ObservationCodes) -> tuple[frozenset[str], ...]:
 
 
 def _value(
-    observation: FhirDict,
+    observation: FhirResource,
     table: dict[str, units.Converter],
     out: ObservationRecords,
     plausible: tuple[str, Range] | None = None,
@@ -168,7 +168,7 @@ def _value(
 
 
 def _checked(
-    observation: FhirDict,
+    observation: FhirResource,
     value: object,
     table: dict[str, units.Converter],
     out: ObservationRecords,
@@ -188,7 +188,7 @@ def _checked(
     return converted
 
 
-def implausible_value(resource: FhirDict, what: str, measured: tuple[float, str]) -> ImplausibleValue:
+def implausible_value(resource: FhirResource, what: str, measured: tuple[float, str]) -> ImplausibleValue:
     """R-PLAUSIBLE: the value as charted (code, number, unit), for the card's data-quality section."""
     keys = sorted(coding_keys(resource.get("code")))
     number = measured[0]
@@ -199,23 +199,23 @@ def implausible_value(resource: FhirDict, what: str, measured: tuple[float, str]
 
 
 def _read_temperature(
-    obs: FhirDict, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
+    obs: FhirResource, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     temp_c = _value(obs, units.TEMPERATURE, out, ("temperature", codes.plausible.temperature_c))
     if temp_c is not None:
         out.temperatures.append(Temperature(at, temp_c, source))
 
 
-Components = list[tuple[set[str], FhirDict]]
+Components = list[tuple[set[str], FhirResource]]
 
 
-def _components(obs: FhirDict) -> Components:
+def _components(obs: FhirResource) -> Components:
     """The components with their codes, read once for all the values an Observation's reader takes."""
     return [(coding_keys(c.get("code")), c) for c in obs.get("component") or [] if isinstance(c, dict)]
 
 
 def _component_value(
-    obs: FhirDict,
+    obs: FhirResource,
     components: Components,
     wanted: frozenset[str],
     table: dict[str, units.Converter],
@@ -229,7 +229,7 @@ def _component_value(
 
 
 def _read_blood_pressure(
-    obs: FhirDict, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
+    obs: FhirResource, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     sbp = ("systolic blood pressure", codes.plausible.systolic_mmhg)
     mean = ("mean arterial pressure", codes.plausible.mean_mmhg)
@@ -253,7 +253,7 @@ def _read_blood_pressure(
 
 
 def _read_spo2(
-    obs: FhirDict, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
+    obs: FhirResource, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     percent = _value(obs, units.PERCENT, out)
     if percent is not None:
@@ -275,7 +275,7 @@ def _component_fio2(components: Components, wanted: frozenset[str]) -> float | N
 
 
 def _read_oxygen_numbers(
-    obs: FhirDict, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
+    obs: FhirResource, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     measured = quantity(obs.get("valueQuantity"))
     if measured is None:
@@ -293,7 +293,9 @@ def _read_oxygen_numbers(
     out.oxygen.append(OxygenSupport(at, None, None, flow, fio2, source))
 
 
-def _read_device(obs: FhirDict, at: datetime, source: str, codes: ObservationCodes, out: ObservationRecords) -> bool:
+def _read_device(
+    obs: FhirResource, at: datetime, source: str, codes: ObservationCodes, out: ObservationRecords
+) -> bool:
     """G-HYPOXIA: a value that is a known device or room-air code counts, whatever the Observation's code."""
     concepts = [obs.get("valueCodeableConcept")]
     if "component" in obs:  # most Observations have neither: a measured value, no coded one
@@ -312,7 +314,7 @@ def _read_device(obs: FhirDict, at: datetime, source: str, codes: ObservationCod
 
 
 def _read_weight(
-    obs: FhirDict, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
+    obs: FhirResource, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     weight_kg = _value(obs, units.WEIGHT, out, ("weight", codes.plausible.weight_kg))
     if weight_kg is not None:
@@ -329,7 +331,7 @@ def ice_score_to_grade(score: int) -> int:
 
 
 def _read_icans(
-    obs: FhirDict, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
+    obs: FhirResource, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     value = obs.get("valueInteger")
     if keys & codes.icans_grade:
@@ -340,7 +342,7 @@ def _read_icans(
         out.icans.append(IcansAssessment(at, ice_score_to_grade(value), True, source))
 
 
-def _icd10_grade(obs: FhirDict, codes: ObservationCodes) -> int | None:
+def _icd10_grade(obs: FhirResource, codes: ObservationCodes) -> int | None:
     for coding in codings(obs.get("valueCodeableConcept")):
         if coding.get("system") in ICD10_SYSTEMS and isinstance(coding.get("code"), str):
             grade = codes.icans_icd10.get(coding["code"])
@@ -350,7 +352,7 @@ def _icd10_grade(obs: FhirDict, codes: ObservationCodes) -> int | None:
 
 
 def _read_lab(
-    obs: FhirDict, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
+    obs: FhirResource, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     kind = next(codes.lab_kind[code] for code in keys if code in codes.lab_kind)
     table = units.LABS[kind]
@@ -371,7 +373,7 @@ READERS = (
 )
 
 
-def _upper_limit(obs: FhirDict, table: dict[str, units.Converter]) -> float | None:
+def _upper_limit(obs: FhirResource, table: dict[str, units.Converter]) -> float | None:
     """``referenceRange.high`` in the lab's canonical unit, when the lab sent one."""
     for reference_range in obs.get("referenceRange") or []:
         if isinstance(reference_range, dict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from service.fhir.fields import FhirDict, reference_of
+from service.fhir.fields import FhirResource, reference_of
 
 SUBJECT_TYPES = frozenset({"Observation", "MedicationAdministration", "MedicationRequest"})
 
@@ -25,7 +25,7 @@ class SubjectMismatch:
     patient: str
 
 
-def patient_of(resource: FhirDict) -> str | None:
+def patient_of(resource: FhirResource) -> str | None:
     """The patient id a resource names, or None when it names none (or is not a type that names one)."""
     kind = resource.get("resourceType")
     if kind == "Patient":
@@ -48,7 +48,9 @@ def patient_id_of_reference(reference: str) -> str:
     return reference  # a reference to something that is not a Patient never matches a patient id
 
 
-def subject_mismatches(resources_by_key: Mapping[str, Iterable[FhirDict]], patient_id: str) -> list[SubjectMismatch]:
+def subject_mismatches(
+    resources_by_key: Mapping[str, Iterable[FhirResource]], patient_id: str
+) -> list[SubjectMismatch]:
     """R-SUBJECT: the resources, by key, that name a patient other than ``patient_id``."""
     found = []
     for key, resources in resources_by_key.items():

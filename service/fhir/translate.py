@@ -22,7 +22,7 @@ from service.crs.timeline import (
 )
 from service.fhir import units
 from service.fhir.fields import (
-    FhirDict,
+    FhirResource,
     codings,
     concept_texts,
     effective_end,
@@ -53,9 +53,9 @@ class Translator:
 
     def timeline(
         self,
-        resources: Iterable[FhirDict],
-        draft_orders: Iterable[FhirDict] = (),
-        medications: Mapping[str, FhirDict] | None = None,
+        resources: Iterable[FhirResource],
+        draft_orders: Iterable[FhirResource] = (),
+        medications: Mapping[str, FhirResource] | None = None,
     ) -> Timeline:
         """Resources of any type in any order; those the engine does not use are ignored.
 
@@ -69,14 +69,14 @@ class Translator:
         drafts = [order for resource in draft_orders for order in self.order(resource, reading.medications)]
         return reading.assemble(drafts)
 
-    def administration(self, resource: FhirDict, medications: Mapping[str, FhirDict]) -> list[Administration]:
+    def administration(self, resource: FhirResource, medications: Mapping[str, FhirResource]) -> list[Administration]:
         """A MedicationAdministration of a policy drug that counts as given; dose time = start."""
         status = resource.get("status")
         drug = self.matcher.match_medication(resource, medications)
         at = effective_start(resource)
         if status not in GIVEN_STATUSES or drug is None or at is None:
             return []  # entered-in-error, not-done, unknown drug or no usable time: ignored
-        dosage: FhirDict = resource["dosage"] if isinstance(resource.get("dosage"), dict) else {}
+        dosage: FhirResource = resource["dosage"] if isinstance(resource.get("dosage"), dict) else {}
         dose = quantity(dosage.get("dose"))
         is_infusion = "effectivePeriod" in resource or "rateQuantity" in dosage or "rateRatio" in dosage
         return [
@@ -92,7 +92,7 @@ class Translator:
             )
         ]
 
-    def order(self, resource: FhirDict, medications: Mapping[str, FhirDict] | None = None) -> list[Order]:
+    def order(self, resource: FhirResource, medications: Mapping[str, FhirResource] | None = None) -> list[Order]:
         drug = self.matcher.match_medication(resource, medications)
         if drug is None:
             return []
@@ -117,14 +117,14 @@ class _Reading:
     """What one request's resources have said so far."""
 
     translator: Translator
-    medications: Mapping[str, FhirDict]
+    medications: Mapping[str, FhirResource]
     observations: ObservationRecords = field(default_factory=ObservationRecords)
     administrations: list[Administration] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
     unidentified: list[UnidentifiedMedication] = field(default_factory=list)
-    patient: FhirDict | None = None
+    patient: FhirResource | None = None
 
-    def add(self, resource: FhirDict) -> None:
+    def add(self, resource: FhirResource) -> None:
         kind = resource.get("resourceType")
         if kind == "Observation":
             read_observation(resource, self.translator.codes, self.observations)
@@ -141,13 +141,13 @@ class _Reading:
         elif kind == "Patient" and self.patient is None:
             self.patient = resource
 
-    def _note_unidentified(self, resource: FhirDict, matched: bool) -> None:
+    def _note_unidentified(self, resource: FhirResource, matched: bool) -> None:
         if not matched and _counts_as_given_or_active(resource):
             concept = medication_concept(resource, self.medications)
             if self.translator.matcher.match_concept(concept) is None:  # R-UNIDENTIFIED
                 self.unidentified.append(_unidentified(resource, concept))
 
-    def _plausible(self, resource: FhirDict, dose: Administration) -> Administration:
+    def _plausible(self, resource: FhirResource, dose: Administration) -> Administration:
         """R-PLAUSIBLE: a dose or volume too large to be real is named and not used."""
         amounts = (dose.dose_mg, dose.volume_ml)
         if all(amount is None or math.isfinite(amount) for amount in amounts):
@@ -162,7 +162,7 @@ class _Reading:
         return _assemble(self, drafts, duplicates)
 
 
-def included_medications(resources: Iterable[FhirDict]) -> dict[str, FhirDict]:
+def included_medications(resources: Iterable[FhirResource]) -> dict[str, FhirResource]:
     """Medications that came with the chart (a search with ``_include=...:medication`` returns them in the same
     Bundle), by ``Medication/{id}``, so that a ``medicationReference`` to them is read like a contained one."""
     return {
@@ -172,14 +172,14 @@ def included_medications(resources: Iterable[FhirDict]) -> dict[str, FhirDict]:
     }
 
 
-def unique_resources(resources: Iterable[FhirDict]) -> list[FhirDict]:
+def unique_resources(resources: Iterable[FhirResource]) -> list[FhirResource]:
     """R-DEDUP: a resource (type and id) reached under two prefetch keys or two pages counts once.
 
     When the two copies differ, the later ``meta.lastUpdated`` wins and then the larger JSON text, so
     the choice never depends on the order of the input (R-TIES).
     """
-    chosen: dict[tuple[str, str], FhirDict] = {}
-    anonymous: list[FhirDict] = []
+    chosen: dict[tuple[str, str], FhirResource] = {}
+    anonymous: list[FhirResource] = []
     for resource in resources:
         rid = resource.get("id")
         if not isinstance(rid, str):
@@ -191,13 +191,13 @@ def unique_resources(resources: Iterable[FhirDict]) -> list[FhirDict]:
     return [*chosen.values(), *anonymous]
 
 
-def _newer(first: FhirDict, second: FhirDict) -> FhirDict:
+def _newer(first: FhirResource, second: FhirResource) -> FhirResource:
     if first == second:
         return first
     return max(first, second, key=lambda r: (_last_updated(r), json.dumps(r, sort_keys=True, default=str)))
 
 
-def _last_updated(resource: FhirDict) -> str:
+def _last_updated(resource: FhirResource) -> str:
     meta = resource.get("meta")
     updated = meta.get("lastUpdated") if isinstance(meta, dict) else None
     return updated if isinstance(updated, str) else ""
@@ -217,13 +217,13 @@ def one_dose_each(doses: list[Administration]) -> tuple[list[Administration], tu
     return kept, tuple(sorted(duplicates, key=lambda d: (d.at, d.drug)))
 
 
-def _counts_as_given_or_active(resource: FhirDict) -> bool:
+def _counts_as_given_or_active(resource: FhirResource) -> bool:
     if resource.get("resourceType") == "MedicationAdministration":
         return resource.get("status") in GIVEN_STATUSES
     return resource.get("status") in CHART_ORDER_STATUSES
 
 
-def _unidentified(resource: FhirDict, concept: FhirDict) -> UnidentifiedMedication:
+def _unidentified(resource: FhirResource, concept: FhirResource) -> UnidentifiedMedication:
     """R-UNIDENTIFIED: the drug named as the chart names it (text, display or code) with its time."""
     kind = str(resource.get("resourceType"))
     found = tuple(
@@ -239,7 +239,7 @@ def _text(value: object) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _first(value: object) -> FhirDict:
+def _first(value: object) -> FhirResource:
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return value[0]
     return {}

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.fhir.bundles import FhirResource, bundle_resources, is_operation_outcome, is_resource, next_link
+from service.fhir.bundles import bundle_resources, is_operation_outcome, is_resource, next_link
 from service.fhir.client import Deadline, FhirClient, SearchResult
 from service.fhir.errors import FhirError
 from service.fhir.fetcher import FhirFetcher, Query, read_query, search_query
+from service.fhir.fields import FhirResource
 from service.fhir.medications import missing_medication_references
 from service.hooks.errors import BadRequest, PreconditionFailed
 from service.hooks.models import HookRequest

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from service.fhir.bundles import FhirResource
 from service.fhir.client import SearchResult
 from service.fhir.errors import FhirError, FhirUnauthorized
 from service.fhir.fetcher import FhirFetcher, Query, read_query, search_query
+from service.fhir.fields import FhirResource
 from service.hooks.services import MissingToken, ServiceDefinition, fill_prefetch_template
 from service.smart.errors import NotAuthorised, UpstreamUnavailable
 from service.smart.sessions import Active

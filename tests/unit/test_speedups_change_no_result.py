@@ -32,7 +32,7 @@ from service.crs.history import car_t_infusions, event_times, grade_history, man
 from service.crs.policy import Policy
 from service.crs.timeline import Administration, OxygenSupport, Series, Timeline
 from service.fhir import fields, observations
-from service.fhir.fields import FhirDict, codings
+from service.fhir.fields import FhirResource, codings
 from service.fhir.observations import ObservationCodes
 from service.fhir.translate import Translator
 from service.fixtures import anchor_of, fixture_paths, read_fixture, resources_of
@@ -122,7 +122,7 @@ def reference_reader_for(keys: set[str], codes: ObservationCodes) -> Any:
 
 
 def reference_read_device(
-    obs: FhirDict, at: datetime, source: str, codes: ObservationCodes, out: observations.ObservationRecords
+    obs: FhirResource, at: datetime, source: str, codes: ObservationCodes, out: observations.ObservationRecords
 ) -> bool:
     concepts = [obs.get("valueCodeableConcept")]
     concepts += [c.get("valueCodeableConcept") for c in obs.get("component") or [] if isinstance(c, dict)]
@@ -173,7 +173,7 @@ Outcome = tuple[Timeline, list[Assessment], list[tuple[object, ...]]]
 
 
 def both_ways(
-    resources: list[FhirDict], moments: list[datetime], orders_in_scope: bool = False
+    resources: list[FhirResource], moments: list[datetime], orders_in_scope: bool = False
 ) -> tuple[Outcome, Outcome]:
     def run() -> Outcome:
         timeline = Translator.from_policy(POLICY).timeline(resources)
@@ -214,7 +214,7 @@ DEVICES = ["room air", "nasal cannula", "high-flow nasal cannula", "non-rebreath
 
 
 @st.composite
-def hourly_chart(draw: st.DrawFn) -> list[FhirDict]:
+def hourly_chart(draw: st.DrawFn) -> list[FhirResource]:
     """Days of vitals with gaps, oxygen changes, doses, infusions starting, stopping and pausing, labs."""
     hours = draw(st.integers(min_value=6, max_value=120))
     resources = [b.patient(), b.car_t(hours_ago=hours + draw(st.integers(0, 600))), b.weight(70)]
@@ -250,7 +250,7 @@ def hourly_chart(draw: st.DrawFn) -> list[FhirDict]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @for_all(hourly_chart(), st.lists(st.integers(min_value=-30 * 60, max_value=40 * 60), min_size=1, max_size=3))
-def test_generated_charts_assess_the_same_as_before(resources: list[FhirDict], offsets: list[int]) -> None:
+def test_generated_charts_assess_the_same_as_before(resources: list[FhirResource], offsets: list[int]) -> None:
     fast, reference = both_ways(resources, [b.NOW + timedelta(minutes=m) for m in offsets])
 
     assert fast[0] == reference[0]
