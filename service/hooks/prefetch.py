@@ -16,17 +16,15 @@ from typing import Any
 from service.fhir.bundles import bundle_resources, is_operation_outcome, is_resource, next_link
 from service.fhir.client import Deadline, FhirClient, SearchResult
 from service.fhir.errors import FhirError
-from service.fhir.fetcher import FhirFetcher, Query, read_query, search_query
+from service.fhir.fetcher import FhirFetcher
 from service.fhir.fields import FhirResource
-from service.fhir.medications import missing_medication_references
+from service.fhir.gathering import gather, read_medications
 from service.hooks.errors import BadRequest, PreconditionFailed
 from service.hooks.models import HookRequest
 from service.hooks.services import MissingToken, ServiceDefinition, fill_prefetch_template
-from service.observability import FHIR_ERRORS, FHIR_FETCH
 from service.urls import normalise_base_url
 
 log = logging.getLogger(__name__)
-MAX_MEDICATIONS = 50  # distinct Medications read per call: a chart names a few; more is a hostile payload
 
 
 @dataclass(frozen=True)
@@ -86,9 +84,7 @@ def resolve(
     if client is None:
         # Pages beyond the first of a prefetched Bundle, with no server to fetch them from.
         return ResolvedData({**plan.ready, **_first_pages(plan)}, incomplete_keys=tuple(plan.to_continue))
-    with FHIR_FETCH.time():
-        results = fetcher.run(client, _queries(plan), deadline)
-    return _collect(plan, results)
+    return _collect(plan, gather(fetcher, client, plan.to_fetch, plan.to_continue, deadline))
 
 
 def _plan(request: HookRequest, service: ServiceDefinition) -> _Plan:
@@ -146,40 +142,19 @@ def fetch_medications(
     deadline: Deadline | None = None,
 ) -> dict[str, FhirResource]:
     """R-UNIDENTIFIED: the Medications that ``medicationReference`` values point to and the data did not bring,
-    read from the request's FHIR server (one request per distinct Medication, in parallel, under the call's
-    deadline, token, size limit and allowlist). One that cannot be read stays unidentified and the card names
-    it: a missing Medication never fails the call."""
-    references = missing_medication_references(resources)
-    if not references or request.fhirServer is None:
+    read from the request's own FHIR server when it is allowed (same token, deadline and limits). One that
+    cannot be read stays unidentified and the card names it: a missing Medication never fails the call."""
+    if request.fhirServer is None:
         return {}
     if normalise_base_url(request.fhirServer) not in allowed:
-        log.warning("%d Medication(s) not fetched: fhirServer is not allowed", len(references))
+        log.warning("referenced Medications not fetched: fhirServer is not allowed")
         return {}
-    client = fetcher.client(request.fhirServer, request.access_token)
-    with FHIR_FETCH.time():
-        results = fetcher.read_references(client, references[:MAX_MEDICATIONS], deadline)
-    return {
-        ref: found for ref, found in results.items() if isinstance(found, dict) and is_resource(found, "Medication")
-    }
-
-
-def _queries(plan: _Plan) -> dict[str, Query[SearchResult]]:
-    queries: dict[str, Query[SearchResult]] = {}
-    for key, url in plan.to_fetch.items():
-        queries[key] = read_query(url) if "?" not in url else search_query(url)
-    for key, bundle in plan.to_continue.items():
-        queries[key] = _continue_query(bundle)
-    return queries
-
-
-def _continue_query(bundle: FhirResource) -> Query[SearchResult]:
-    return lambda client, deadline: client.continue_search(bundle, deadline)
+    return read_medications(fetcher, fetcher.client(request.fhirServer, request.access_token), resources, deadline)
 
 
 def _collect(plan: _Plan, results: Mapping[str, SearchResult | FhirError]) -> ResolvedData:
+    """412 naming every key whose data could not be had; otherwise the resources by key."""
     failures = {key: result for key, result in results.items() if isinstance(result, FhirError)}
-    for error in failures.values():
-        FHIR_ERRORS.labels(type(error).__name__).inc()
     if failures:
         reasons = "; ".join(f"{key}: {error.message}" for key, error in sorted(failures.items()))
         raise PreconditionFailed(f"required data could not be fetched ({reasons})", missing=sorted(failures))

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from service.fhir.client import SearchResult
 from service.fhir.errors import FhirError, FhirUnauthorized
-from service.fhir.fetcher import FhirFetcher, Query, read_query, search_query
+from service.fhir.fetcher import FhirFetcher
 from service.fhir.fields import FhirResource
+from service.fhir.gathering import gather
 from service.hooks.services import MissingToken, ServiceDefinition, fill_prefetch_template
 from service.smart.errors import NotAuthorised, UpstreamUnavailable
 from service.smart.sessions import Active
@@ -32,15 +33,14 @@ def patient_view_templates(services: Mapping[str, ServiceDefinition]) -> dict[st
 
 
 def fetch_chart(fetcher: FhirFetcher, session: Active, templates: Mapping[str, str]) -> ChartData:
-    queries: dict[str, Query[SearchResult]] = {}
+    """The patient-view service's prefetch, read with the SMART session's token (the data the card grades)."""
+    urls: dict[str, str] = {}
     for key, template in templates.items():
         try:
-            url = fill_prefetch_template(template, {"patientId": session.patient})
+            urls[key] = fill_prefetch_template(template, {"patientId": session.patient})
         except MissingToken as error:
             raise UpstreamUnavailable(f"prefetch {key} needs more than the patient: {error}") from error
-        queries[key] = search_query(url) if "?" in url else read_query(url)
-    results = fetcher.run(fetcher.client(session.iss, session.access_token), queries)
-    return _collect(results)
+    return _collect(gather(fetcher, fetcher.client(session.iss, session.access_token), urls, {}))
 
 
 def _collect(results: Mapping[str, SearchResult | FhirError]) -> ChartData:
