@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from service.cards.errors import CatalogError
 from service.policy_file import PolicyError
 from service.security.clients import ClientsError
-from service.settings import Settings
+from service.settings import Settings, settings_problems
 from service.storage.db import is_reachable
 from service.timeline.cli import timeline as timeline_command
 from service.timeline.config import FeatureConfigError
@@ -30,11 +30,7 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        problems = "; ".join(
-            f"CRS_CDS_{str(item['loc'][0]).upper()}: {item['msg'].removeprefix('Value error, ')}"
-            for item in error.errors(include_url=False, include_input=False)
-        )
-        raise ConfigProblem(f"invalid settings: {problems}") from error
+        raise ConfigProblem(f"invalid settings: {settings_problems(error, 'CRS_CDS_')}") from error
 
 
 def checked_runtime_settings() -> Settings:

@@ -13,23 +13,9 @@ from flask import Flask, Response, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from service.smart.errors import SmartError
+from service.api_errors import ApiError as ApiError  # re-exported: the web layer's errors derive from it
 
 log = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    status = 400
-    code = "bad_request"
-    headers: dict[str, str] = {}  # noqa: RUF012 - class constant, never mutated
-
-    def __init__(self, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.extra = extra
-
-    def body(self) -> dict[str, Any]:
-        return {"error": self.code, "message": self.message, **self.extra}
 
 
 class Unauthorized(ApiError):
@@ -108,10 +94,6 @@ def register_error_handlers(app: Flask) -> None:
         response, status = _json(error.status, error.body())
         response.headers.update(error.headers)
         return response, status
-
-    @app.errorhandler(SmartError)
-    def smart_error(error: SmartError) -> tuple[Response, int]:
-        return _json(error.status, {"error": error.code, "message": error.message})
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:

@@ -1,15 +1,12 @@
-"""Errors of the SMART launch, each with its HTTP status; the blueprint maps them to a JSON body."""
+"""Errors of the SMART launch, each with its HTTP status; mapped to JSON with every other API error."""
 
 from __future__ import annotations
 
+from service.api_errors import ApiError
 
-class SmartError(Exception):
-    status = 400
-    code = "bad_request"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class SmartError(ApiError):
+    """Something about the launch, the session or the EHR's servers; the message names it."""
 
 
 class LaunchRefused(SmartError):

@@ -7,6 +7,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from service.settings import settings_problems
 from service.smart.settings import SmartSettings
 from service.timeline.settings import TimelineSettings
 
@@ -21,11 +22,7 @@ def load(kind: type[S], prefix: str) -> S:
     try:
         return kind()
     except ValidationError as error:
-        problems = "; ".join(
-            f"{prefix}{str(item['loc'][0]).upper()}: {item['msg']}"
-            for item in error.errors(include_url=False, include_input=False)
-        )
-        raise FeatureConfigError(f"invalid settings: {problems}") from error
+        raise FeatureConfigError(f"invalid settings: {settings_problems(error, prefix)}") from error
 
 
 def smart_settings() -> SmartSettings:
