@@ -31,7 +31,9 @@ $(STAMP): pyproject.toml | check-python
 install: $(STAMP)  ## create .venv and install the service with its dev tools
 
 run: $(STAMP)  ## serve on http://$(HOST):$(PORT) with the embedded defaults
-	$(VENV)/bin/crs-cds serve --host $(HOST) --port $(PORT)
+	@# The JWT audience is this address unless CRS_CDS_PUBLIC_BASE_URL says otherwise (never the Host header).
+	CRS_CDS_PUBLIC_BASE_URL="$${CRS_CDS_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
+	  $(VENV)/bin/crs-cds serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)  ## ruff, ruff format --check, mypy (strict on the package)
 	$(VENV)/bin/ruff check .
