@@ -17,7 +17,9 @@ import click
     help="FILE.html (the page: chart, description, data table) or FILE.svg (the chart alone).",
 )
 @click.option(
-    "--timezone", default=None, help="IANA time zone of the times shown (default: CRS_CDS_TIMELINE_TIMEZONE, else the policy's time_zone)."
+    "--timezone",
+    default=None,
+    help="IANA zone of the times shown (default: CRS_CDS_TIMELINE_TIMEZONE, else the policy's).",
 )
 def timeline(bundle: Path, now_text: str | None, out: Path, timezone: str | None) -> None:
     """Write the CRS timeline of a FHIR Bundle file (any Bundle type; entries are the chart)."""
