@@ -63,6 +63,17 @@ def effective_end(resource: FhirResource) -> datetime | None:
     return parse_instant(period.get("end")) if isinstance(period, dict) else None
 
 
+def code_of(value: object) -> str | None:
+    """A FHIR ``code`` value (a status, a unit) as text; None for anything else. A list or object sent in its
+    place is unhashable and must never reach a set or dict look-up."""
+    return value if isinstance(value, str) else None
+
+
+def array_of(value: object) -> list[Any]:
+    """A FHIR array field; empty when absent or when something else (a number, an object) came in its place."""
+    return value if isinstance(value, list) else []
+
+
 def codings(concept: object) -> list[FhirResource]:
     """The codings of a CodeableConcept, skipping anything that is not a dict."""
     if not isinstance(concept, dict) or not isinstance(concept.get("coding"), list):

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from service.crs.policy import Policy
-from service.fhir.fields import FhirResource, codings, concept_texts
+from service.fhir.fields import FhirResource, array_of, codings, concept_texts
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
@@ -101,7 +101,7 @@ def missing_medication_references(resources: Iterable[FhirResource]) -> list[str
 def _contained(resource: FhirResource, reference: object) -> FhirResource | None:
     if not isinstance(reference, str) or not reference.startswith("#"):
         return None
-    for item in resource.get("contained") or []:
+    for item in array_of(resource.get("contained")):
         if isinstance(item, dict) and item.get("id") == reference[1:]:
             return item
     return None

@@ -23,7 +23,16 @@ from service.crs.timeline import (
     Weight,
 )
 from service.fhir import units
-from service.fhir.fields import FhirResource, coding_keys, codings, effective_start, quantity, reference_of
+from service.fhir.fields import (
+    FhirResource,
+    array_of,
+    code_of,
+    coding_keys,
+    codings,
+    effective_start,
+    quantity,
+    reference_of,
+)
 
 USABLE_STATUSES = frozenset({"final", "amended", "corrected", "preliminary"})
 ICD10_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10"})
@@ -105,7 +114,7 @@ class ObservationRecords:
 
 def read_observation(observation: FhirResource, codes: ObservationCodes, out: ObservationRecords) -> None:
     """Add what one Observation says to ``out``; anything not understood is skipped, never fatal."""
-    if observation.get("status") not in USABLE_STATUSES:
+    if code_of(observation.get("status")) not in USABLE_STATUSES:
         return  # entered-in-error, cancelled, registered: not a result
     at = effective_start(observation)
     if at is None:
@@ -198,7 +207,7 @@ def implausible_value(resource: FhirResource, what: str, measured: tuple[float, 
     )
 
 
-def _read_temperature(
+def read_temperature(
     obs: FhirResource, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     temp_c = _value(obs, units.TEMPERATURE, out, ("temperature", codes.plausible.temperature_c))
@@ -211,7 +220,7 @@ Components = list[tuple[set[str], FhirResource]]
 
 def _components(obs: FhirResource) -> Components:
     """The components with their codes, read once for all the values an Observation's reader takes."""
-    return [(coding_keys(c.get("code")), c) for c in obs.get("component") or [] if isinstance(c, dict)]
+    return [(coding_keys(c.get("code")), c) for c in array_of(obs.get("component")) if isinstance(c, dict)]
 
 
 def _component_value(
@@ -228,7 +237,7 @@ def _component_value(
     return None
 
 
-def _read_blood_pressure(
+def read_blood_pressure(
     obs: FhirResource, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     sbp = ("systolic blood pressure", codes.plausible.systolic_mmhg)
@@ -252,7 +261,7 @@ def _read_blood_pressure(
         out.blood_pressures.append(BloodPressure(at, values[0], values[1], source, values[2]))
 
 
-def _read_spo2(
+def read_spo2(
     obs: FhirResource, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     percent = _value(obs, units.PERCENT, out)
@@ -299,7 +308,7 @@ def _read_device(
     """G-HYPOXIA: a value that is a known device or room-air code counts, whatever the Observation's code."""
     concepts = [obs.get("valueCodeableConcept")]
     if "component" in obs:  # most Observations have neither: a measured value, no coded one
-        concepts += [c.get("valueCodeableConcept") for c in obs.get("component") or [] if isinstance(c, dict)]
+        concepts += [c.get("valueCodeableConcept") for c in array_of(obs.get("component")) if isinstance(c, dict)]
     elif concepts[0] is None:
         return False
     for concept in concepts:
@@ -313,7 +322,7 @@ def _read_device(
     return False
 
 
-def _read_weight(
+def read_weight(
     obs: FhirResource, at: datetime, source: str, _k: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     weight_kg = _value(obs, units.WEIGHT, out, ("weight", codes.plausible.weight_kg))
@@ -363,11 +372,11 @@ def _read_lab(
 
 
 READERS = (
-    _read_temperature,
-    _read_blood_pressure,
-    _read_spo2,
+    read_temperature,
+    read_blood_pressure,
+    read_spo2,
     _read_oxygen_numbers,
-    _read_weight,
+    read_weight,
     _read_icans,
     _read_lab,
 )
@@ -375,7 +384,7 @@ READERS = (
 
 def _upper_limit(obs: FhirResource, table: dict[str, units.Converter]) -> float | None:
     """``referenceRange.high`` in the lab's canonical unit, when the lab sent one."""
-    for reference_range in obs.get("referenceRange") or []:
+    for reference_range in array_of(obs.get("referenceRange")):
         if isinstance(reference_range, dict):
             high = quantity(reference_range.get("high"))
             if high is not None:

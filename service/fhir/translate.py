@@ -23,6 +23,7 @@ from service.crs.timeline import (
 from service.fhir import units
 from service.fhir.fields import (
     FhirResource,
+    code_of,
     codings,
     concept_texts,
     effective_end,
@@ -34,6 +35,7 @@ from service.fhir.fields import (
 )
 from service.fhir.medications import DrugMatcher, medication_concept
 from service.fhir.observations import ObservationCodes, ObservationRecords, implausible_value, read_observation
+from service.fhir.plain_observations import PlainReaders
 
 GIVEN_STATUSES = frozenset({"completed", "in-progress", "on-hold", "stopped"})
 CHART_ORDER_STATUSES = frozenset({"active", "on-hold"})
@@ -46,10 +48,12 @@ class Translator:
 
     matcher: DrugMatcher
     codes: ObservationCodes
+    plain: PlainReaders
 
     @classmethod
     def from_policy(cls, policy: Policy) -> Translator:
-        return cls(DrugMatcher.from_policy(policy), ObservationCodes.from_policy(policy))
+        codes = ObservationCodes.from_policy(policy)
+        return cls(DrugMatcher.from_policy(policy), codes, PlainReaders(codes))
 
     def timeline(
         self,
@@ -71,7 +75,7 @@ class Translator:
 
     def administration(self, resource: FhirResource, medications: Mapping[str, FhirResource]) -> list[Administration]:
         """A MedicationAdministration of a policy drug that counts as given; dose time = start."""
-        status = resource.get("status")
+        status = code_of(resource.get("status"))
         drug = self.matcher.match_medication(resource, medications)
         at = effective_start(resource)
         if status not in GIVEN_STATUSES or drug is None or at is None:
@@ -127,14 +131,15 @@ class _Reading:
     def add(self, resource: FhirResource) -> None:
         kind = resource.get("resourceType")
         if kind == "Observation":
-            read_observation(resource, self.translator.codes, self.observations)
+            if not self.translator.plain.read(resource, self.observations):
+                read_observation(resource, self.translator.codes, self.observations)
         elif kind == "MedicationAdministration":
             given = [
                 self._plausible(resource, dose) for dose in self.translator.administration(resource, self.medications)
             ]
             self.administrations.extend(given)
             self._note_unidentified(resource, matched=bool(given))
-        elif kind == "MedicationRequest" and resource.get("status") in CHART_ORDER_STATUSES:
+        elif kind == "MedicationRequest" and code_of(resource.get("status")) in CHART_ORDER_STATUSES:
             active = self.translator.order(resource, self.medications)
             self.orders.extend(active)
             self._note_unidentified(resource, matched=bool(active))
@@ -219,8 +224,8 @@ def one_dose_each(doses: list[Administration]) -> tuple[list[Administration], tu
 
 def _counts_as_given_or_active(resource: FhirResource) -> bool:
     if resource.get("resourceType") == "MedicationAdministration":
-        return resource.get("status") in GIVEN_STATUSES
-    return resource.get("status") in CHART_ORDER_STATUSES
+        return code_of(resource.get("status")) in GIVEN_STATUSES
+    return code_of(resource.get("status")) in CHART_ORDER_STATUSES
 
 
 def _unidentified(resource: FhirResource, concept: FhirResource) -> UnidentifiedMedication:
@@ -250,7 +255,7 @@ def interval_hours(timing: object) -> float | None:
     repeat = timing.get("repeat") if isinstance(timing, dict) else None
     if not isinstance(repeat, dict) or repeat.get("count") == 1:
         return None
-    period, unit = repeat.get("period"), repeat.get("periodUnit")
+    period, unit = repeat.get("period"), code_of(repeat.get("periodUnit"))
     frequency = repeat.get("frequency", 1)
     if (
         not isinstance(period, int | float)

@@ -110,11 +110,11 @@ def reference_coding_keys(concept: object) -> set[str]:
 
 def reference_reader_for(keys: set[str], codes: ObservationCodes) -> Any:
     table = (
-        (codes.temperature, observations._read_temperature),
-        (codes.bp_panel | codes.systolic | codes.mean_arterial | codes.diastolic, observations._read_blood_pressure),
-        (codes.spo2, observations._read_spo2),
+        (codes.temperature, observations.read_temperature),
+        (codes.bp_panel | codes.systolic | codes.mean_arterial | codes.diastolic, observations.read_blood_pressure),
+        (codes.spo2, observations.read_spo2),
         (codes.flow | codes.fio2, observations._read_oxygen_numbers),
-        (codes.weight, observations._read_weight),
+        (codes.weight, observations.read_weight),
         (codes.icans_grade | codes.ice_score, observations._read_icans),
         (frozenset(codes.lab_kind), observations._read_lab),
     )

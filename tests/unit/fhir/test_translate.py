@@ -315,3 +315,47 @@ def test_R_UNIDENTIFIED_medication_included_in_the_search_bundle_is_read_whateve
         timeline = translate(*resources)
         assert [a.drug for a in timeline.administrations.items] == ["dexamethasone"]
         assert timeline.unidentified_medications == ()
+
+
+def _with(resource: Resource, **fields: Any) -> Resource:
+    return {**resource, **fields}
+
+
+@pytest.mark.parametrize(
+    ("name", "resource", "read"),
+    [
+        ("status sent as a list", _with(temp(1, 38.4), status=["final"]), lambda t: t.temperatures.items == ()),
+        (
+            "status sent as an object",
+            _with(given("tocilizumab", 2, dose=(560, "mg")), status={"code": "completed"}),
+            lambda t: t.administrations.items == (),
+        ),
+        ("order status sent as a list", _with(order("dexamethasone"), status=["active"]), lambda t: t.orders == ()),
+        ("component sent as a number", _with(bp(1, 88), component=5), lambda t: t.blood_pressures.items == ()),
+        (
+            "referenceRange sent as a number",
+            _with(lab("ast", 80), referenceRange=5),
+            lambda t: [(lab.value, lab.upper_limit) for lab in t.labs.items] == [(80.0, None)],
+        ),
+        (
+            "contained sent as a number",
+            {
+                **{k: v for k, v in given("tocilizumab", 2).items() if k != "medicationCodeableConcept"},
+                "contained": 5,
+                "medicationReference": {"reference": "#med"},
+            },
+            lambda t: t.administrations.items == () and len(t.unidentified_medications) == 1,
+        ),
+        (
+            "periodUnit sent as a list",
+            _with(
+                order("dexamethasone"),
+                dosageInstruction=[{"timing": {"repeat": {"period": 6, "periodUnit": ["h"]}}}],
+            ),
+            lambda t: [o.interval_hours for o in t.orders] == [None],
+        ),
+    ],
+)
+def test_a_malformed_field_is_not_read_and_never_fatal(name: str, resource: Resource, read: Any) -> None:
+    """Found by fuzzing at issue 13: each of these raised TypeError (a 500) before; now the field is not read."""
+    assert read(translate(resource)), name

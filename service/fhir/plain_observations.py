@@ -1,0 +1,166 @@
+"""The Observation shape that makes up most of a chart, read on a short path.
+
+A week in the ICU is hundreds of vital signs charted the same way: a usable status, one coding, an
+``effectiveDateTime`` and a ``valueQuantity`` with a UCUM ``code`` (or a blood-pressure panel's components).
+``PlainReaders.read`` reads exactly that shape and answers False for anything else (two codings, padded codes,
+a coded value, an ``effectivePeriod``, a baseline-panel code, an unknown unit, an implausible value, ...),
+which ``observations.read_observation`` then reads in full, flags and data-quality notes included. The short
+path never adds a record the general path would not: tests/unit/test_plain_observations.py compares both on
+every fixture and on generated Observations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from service.crs.policy import Range
+from service.crs.timeline import BloodPressure, OxygenSupport, Spo2, Temperature, UnrecognisedCode, Weight
+from service.fhir import observations, units
+from service.fhir.fields import FhirResource, code_of, parse_instant
+from service.fhir.observations import READERS, USABLE_STATUSES, ObservationCodes, ObservationRecords
+
+PADDED = re.compile(r"^\s|\s$|\s\||\|\s")  # coding_keys strips system and code: such a key is read in full
+NUMBERS = (int, float)
+Reader = Callable[[FhirResource, datetime, str, ObservationRecords], None]
+
+
+class NotPlain(Exception):
+    """A value the short path does not read: the whole Observation is read in full instead."""
+
+
+class PlainReaders:
+    """Built once per policy: for each policy code the short path reads, the reader that reads it."""
+
+    def __init__(self, codes: ObservationCodes) -> None:
+        self.codes = codes
+        self.known = {key for key in codes.reader_rank if not PADDED.search(key)}
+        readable = [(key, READERS[rank]) for key, rank in codes.reader_rank.items() if self._plain_key(key)]
+        self.special = {key: found for key, reader in readable if (found := self._special(key, reader))}
+        self.general = {key: (reader, {key}) for key, reader in readable if key not in self.special}
+
+    def _plain_key(self, key: str) -> bool:
+        return key in self.known and key not in self.codes.baseline_items
+
+    def _special(self, key: str, general: Callable[..., None]) -> Reader | None:
+        """The short reader of the vital signs charted most often; the others keep their general reader."""
+        if general is observations.read_blood_pressure:
+            return self._bp_panel if key in self.codes.bp_panel else None
+        short: dict[Callable[..., None], Reader] = {
+            observations.read_temperature: self._temperature,
+            observations.read_spo2: self._spo2,
+            observations.read_weight: self._weight,
+        }
+        return short.get(general)
+
+    def read(self, obs: FhirResource, out: ObservationRecords) -> bool:
+        """Add what a plain Observation says to ``out`` and answer True; False: nothing added, read it in full."""
+        if code_of(obs.get("status")) not in USABLE_STATUSES or "valueCodeableConcept" in obs:
+            return False  # not a result (the general path skips it) or perhaps an oxygen device
+        try:
+            (coding,) = obs["code"]["coding"]
+            key = coding["system"] + "|" + coding["code"]
+            at = parse_instant(obs["effectiveDateTime"])
+            if at is None or ("component" in obs and _coded_component(obs["component"])):
+                return False
+            source = f"Observation/{obs.get('id', '(no id)')}"
+            special = self.special.get(key)
+            if special is not None:
+                special(obs, at, source, out)  # adds its record last: nothing is added when it raises
+                return True
+        except (KeyError, TypeError, ValueError, NotPlain):
+            return False
+        if key not in self.general:
+            return self._unrecognised(obs, coding, key, out)
+        general, keys = self.general[key]
+        general(obs, at, source, keys, self.codes, out)
+        return True
+
+    def _unrecognised(self, obs: FhirResource, coding: FhirResource, key: str, out: ObservationRecords) -> bool:
+        """R-UNIDENTIFIED for a code no policy list names; a padded or baseline-panel code is read in full."""
+        codes = self.codes
+        if "component" in obs or key in codes.reader_rank or key in codes.baseline_items or PADDED.search(key):
+            return False
+        display = coding.get("display")
+        text = display if isinstance(display, str) else None
+        out.unrecognised.append(UnrecognisedCode("Observation", coding["system"], coding["code"], text))
+        return True
+
+    def _temperature(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
+        temp_c = _plain_number(obs.get("valueQuantity"), units.TEMPERATURE, self.codes.plausible.temperature_c)
+        out.temperatures.append(Temperature(at, temp_c, source))
+
+    def _weight(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
+        weight_kg = _plain_number(obs.get("valueQuantity"), units.WEIGHT, self.codes.plausible.weight_kg)
+        out.weights.append(Weight(at, weight_kg, source))
+
+    def _bp_panel(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
+        codes, plausible = self.codes, self.codes.plausible
+        parts = self._components(obs.get("component"))
+        systolic = _first_value(parts, codes.systolic, units.PRESSURE, plausible.systolic_mmhg)
+        mean = _first_value(parts, codes.mean_arterial, units.PRESSURE, plausible.mean_mmhg)
+        diastolic = _first_value(parts, codes.diastolic, units.PRESSURE, None)
+        if systolic is not None or mean is not None or diastolic is not None:
+            out.blood_pressures.append(BloodPressure(at, systolic, mean, source, diastolic))
+
+    def _spo2(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
+        percent = _plain_number(obs.get("valueQuantity"), units.PERCENT, None)
+        parts = self._components(obs.get("component"))
+        if any(key in self.codes.fio2 for key, _part in parts):
+            raise NotPlain  # an FiO2 component: read in full
+        flow = _first_value(parts, self.codes.flow, units.FLOW, self.codes.plausible.flow_l_min)
+        out.spo2.append(Spo2(at, percent, source))
+        if flow is not None:
+            out.oxygen.append(OxygenSupport(at, None, None, flow, None, source))
+
+    def _components(self, components: object) -> list[tuple[str, FhirResource]]:
+        """(key, component) of each component, each with one plain coding (else NotPlain)."""
+        parts = []
+        for part in components if isinstance(components, list) else ():
+            (coding,) = part["code"]["coding"]
+            key = coding["system"] + "|" + coding["code"]
+            if key not in self.known and PADDED.search(key):
+                raise NotPlain
+            parts.append((key, part))
+        return parts
+
+
+def _first_value(
+    parts: list[tuple[str, FhirResource]],
+    wanted: frozenset[str],
+    table: dict[str, units.Converter],
+    valid: Range | None,
+) -> float | None:
+    """The value of the first component with a wanted code, as ``observations.component_value`` takes it."""
+    for key, part in parts:
+        if key in wanted:
+            quantity = part.get("valueQuantity")
+            return None if quantity is None else _plain_number(quantity, table, valid)
+    return None
+
+
+def _plain_number(quantity: object, table: dict[str, units.Converter], valid: Range | None) -> float:
+    """The Quantity's value in the table's unit when it is plain: a number, a known UCUM ``code``, no
+    comparator, plausible. Anything else raises NotPlain: the general readers read and report it."""
+    if not isinstance(quantity, dict) or "comparator" in quantity:
+        raise NotPlain
+    number: Any = quantity.get("value")
+    unit = quantity.get("code")
+    if type(number) not in NUMBERS or type(unit) is not str or not -units.ABSURD < number < units.ABSURD:
+        raise NotPlain
+    converter = table.get(unit)
+    if converter is None:
+        raise NotPlain
+    value = converter(float(number))
+    if valid is not None and not valid.holds(value):
+        raise NotPlain
+    return value
+
+
+def _coded_component(components: object) -> bool:
+    """A component with a coded value may name an oxygen device (G-HYPOXIA): the general path reads it."""
+    if not isinstance(components, list):
+        return True
+    return any(not isinstance(part, dict) or "valueCodeableConcept" in part for part in components)
