@@ -23,7 +23,8 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.hooks.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
-from service.hooks.invoke import find_service, read_json_object
+from service.hooks.invoke import find_service
+from service.hooks.json_body import read_json_object
 from service.runtime import runtime
 
 bp = Blueprint("feedback", __name__)

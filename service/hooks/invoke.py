@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
-from itertools import chain, compress, repeat
-from operator import is_
 from typing import Any
 
-import orjson
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,6 +19,7 @@ from service.fhir.subject import subject_mismatches
 from service.hooks.auth import allowed_fhir_servers
 from service.hooks.calls import CallResult, answer_cards, note_database_failure
 from service.hooks.errors import BadRequest, PatientMismatch, ServiceNotFound, invalid
+from service.hooks.json_body import read_json_object
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.hooks.prefetch import ResolvedData, fetch_medications, resolve
 from service.hooks.services import ServiceDefinition
@@ -130,55 +127,6 @@ def find_service(service_id: str) -> ServiceDefinition:
     if service is None:
         raise ServiceNotFound(f"no CDS service with id {service_id!r}")
     return service
-
-
-def read_json_object() -> dict[str, Any]:
-    """The request body as a JSON object, or 400 naming what is wrong with it."""
-    if not request.is_json:
-        raise BadRequest("Content-Type must be application/json")
-    body = parse_json(request.get_data(cache=False))
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    settings = runtime().settings
-    check_json_shape(body, settings.json_max_depth, settings.json_max_array_items)
-    return body
-
-
-def parse_json(data: bytes) -> Any:
-    """orjson (C speed) for ordinary bodies; what it refuses but the standard library reads (NaN, numbers
-    beyond a double, UTF-16) goes to ``json.loads``, so every body reads as it always did."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        if str(error).startswith("depth limit exceeded"):  # orjson stops at 1024 levels, past any setting
-            raise BadRequest("the JSON body is nested too deeply") from error
-    try:
-        return json.loads(data)
-    except RecursionError as error:
-        raise BadRequest("the JSON body is nested too deeply") from error
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequest("the body is not valid JSON") from error
-
-
-def check_json_shape(body: object, max_depth: int, max_items: int) -> None:
-    """Depth and array limits, level by level (a deep body must not exhaust the stack while being checked).
-
-    Every step is a C iterator (map, compress, chain) over a whole level: this runs on every large prefetch,
-    and a Python loop per value cost more than parsing the body.
-    """
-    dicts: list[Any] = [body] if type(body) is dict else []
-    lists: list[Any] = [body] if type(body) is list else []
-    depth = 1
-    while dicts or lists:
-        if depth > max_depth:
-            raise BadRequest(f"the JSON body is nested deeper than {max_depth} levels")
-        if lists and max(map(len, lists)) > max_items:
-            raise BadRequest(f"a JSON array has more than {max_items} items")
-        values = list(chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists)))
-        kinds = list(map(type, values))
-        dicts = list(compress(values, map(is_, kinds, repeat(dict))))
-        lists = list(compress(values, map(is_, kinds, repeat(list))))
-        depth += 1
 
 
 def parse_hook_request(service: ServiceDefinition, body: dict[str, Any]) -> tuple[HookRequest, PatientViewContext]:
