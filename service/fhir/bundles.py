@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from service.fhir.fields import FhirResource
 
 
@@ -22,24 +20,27 @@ def bundle_resources(bundle: FhirResource) -> list[FhirResource]:
     """The entry resources of a Bundle, without search outcomes.
 
     A searchset may carry OperationOutcome entries (``search.mode: outcome``) that warn about the
-    search itself; they are not patient data and are dropped here.
+    search itself; they are not patient data and are dropped here. An entry that is not an object, or whose
+    ``resource`` has no string ``resourceType``, is skipped.
     """
-    return [resource for resource in _entry_resources(bundle) if not is_operation_outcome(resource)]
-
-
-def _entry_resources(bundle: FhirResource) -> Iterator[FhirResource]:
     entries = bundle.get("entry")
     if not isinstance(entries, list):
-        return
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        search = entry.get("search")
-        if isinstance(search, dict) and search.get("mode") == "outcome":
-            continue
-        resource = entry.get("resource")
-        if isinstance(resource, dict) and is_resource(resource):
-            yield resource
+        return []
+    # One comprehension over the entries: this runs once per resource of every prefetch.
+    return [
+        resource
+        for entry in entries
+        if type(entry) is dict
+        and type(resource := entry.get("resource")) is dict
+        and type(kind := resource.get("resourceType")) is str
+        and kind != "OperationOutcome"
+        and not _outcome_entry(entry)
+    ]
+
+
+def _outcome_entry(entry: FhirResource) -> bool:
+    search = entry.get("search")
+    return isinstance(search, dict) and search.get("mode") == "outcome"
 
 
 def next_link(bundle: FhirResource) -> str | None:

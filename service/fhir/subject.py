@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from service.fhir.fields import FhirResource, reference_of
+from service.fhir.fields import FhirResource, code_of, reference_of
 
 SUBJECT_TYPES = frozenset({"Observation", "MedicationAdministration", "MedicationRequest"})
 
@@ -28,6 +28,8 @@ class SubjectMismatch:
 def patient_of(resource: FhirResource) -> str | None:
     """The patient id a resource names, or None when it names none (or is not a type that names one)."""
     kind = resource.get("resourceType")
+    if not isinstance(kind, str):
+        return None
     if kind == "Patient":
         rid = resource.get("id")
         return rid if isinstance(rid, str) else None
@@ -55,7 +57,21 @@ def subject_mismatches(
     found = []
     for key, resources in resources_by_key.items():
         for resource in resources:
+            if _names_usually(resource, patient_id):
+                continue
             named = patient_of(resource)
             if named is not None and named != patient_id:
                 found.append(SubjectMismatch(key, reference_of(resource), named))
     return found
+
+
+def _names_usually(resource: FhirResource, patient_id: str) -> bool:
+    """``subject.reference`` is ``Patient/{patient_id}``: how nearly every resource names its patient, settled
+    without parsing the reference (an id holding ``/`` is left to ``patient_of``)."""
+    subject = resource.get("subject")
+    return (
+        type(subject) is dict
+        and subject.get("reference") == f"Patient/{patient_id}"
+        and "/" not in patient_id
+        and code_of(resource.get("resourceType")) in SUBJECT_TYPES
+    )

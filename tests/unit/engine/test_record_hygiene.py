@@ -202,6 +202,43 @@ def test_R_SUBJECT_mismatches_name_key_and_resource() -> None:
     assert (mismatch.key, mismatch.resource) == ("observations", f"Observation/{foreign['id']}")
 
 
+REFERENCES = st.sampled_from(
+    [
+        "Patient/pat-1",
+        "Patient/pat-2",
+        "https://ehr.example/fhir/Patient/pat-1",
+        "Patient/pat-1/_history/2",
+        "Group/pat-1",
+    ]
+)
+SUBJECTS = st.none() | st.just({}) | st.builds(lambda ref: {"reference": ref}, REFERENCES) | st.just("Patient/pat-1")
+
+
+@for_all(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "resourceType": st.sampled_from(["Observation", "MedicationRequest", "Patient", "Condition", 5]),
+                "id": st.sampled_from(["pat-1", "pat-2", "x"]),
+            },
+            optional={"subject": SUBJECTS, "patient": SUBJECTS},
+        ),
+        max_size=6,
+    ),
+    st.sampled_from(["pat-1", "pat/1"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_R_SUBJECT_the_usual_reference_shortcut_finds_what_patient_of_finds(
+    resources: list[Resource], patient_id: str
+) -> None:
+    """Issue 13: ``subject_mismatches`` settles ``Patient/{id}`` without parsing; the same mismatches as before."""
+    expected = [
+        ("k", named) for resource in resources if (named := patient_of(resource)) is not None and named != patient_id
+    ]
+    found = subject_mismatches({"k": resources}, patient_id)
+    assert [(mismatch.key, mismatch.patient) for mismatch in found] == expected
+
+
 # Properties: the order of the input, and resources reached twice, never change the assessment.
 BLOCKS: list[Resource] = [
     temp(1, 38.6),
