@@ -311,15 +311,22 @@ def _read_device(
         concepts += [c.get("valueCodeableConcept") for c in array_of(obs.get("component")) if isinstance(c, dict)]
     elif concepts[0] is None:
         return False
+    support = device_support(concepts, at, source, codes)
+    if support is not None:
+        out.oxygen.append(support)
+    return support is not None
+
+
+def device_support(concepts: list[Any], at: datetime, source: str, codes: ObservationCodes) -> OxygenSupport | None:
+    """The first coding of the concepts that names an oxygen device or room air, as oxygen support."""
     for concept in concepts:
         for coding in codings(concept):
             device = codes.devices.get(f"{coding.get('system')}|{coding.get('code')}")
             if device is not None:
                 name = coding.get("display") if isinstance(coding.get("display"), str) else device
                 invasive = f"{coding.get('system')}|{coding.get('code')}" in codes.invasive
-                out.oxygen.append(OxygenSupport(at, device, str(name), None, None, source, invasive))
-                return True
-    return False
+                return OxygenSupport(at, device, str(name), None, None, source, invasive)
+    return None
 
 
 def read_weight(

@@ -20,7 +20,13 @@ from service.crs.policy import Range
 from service.crs.timeline import BloodPressure, OxygenSupport, Spo2, Temperature, UnrecognisedCode, Weight
 from service.fhir import observations, units
 from service.fhir.fields import FhirResource, code_of, parse_instant
-from service.fhir.observations import READERS, USABLE_STATUSES, ObservationCodes, ObservationRecords
+from service.fhir.observations import (
+    READERS,
+    USABLE_STATUSES,
+    ObservationCodes,
+    ObservationRecords,
+    device_support,
+)
 
 PADDED = re.compile(r"^\s|\s$|\s\||\|\s")  # coding_keys strips system and code: such a key is read in full
 NUMBERS = (int, float)
@@ -57,8 +63,8 @@ class PlainReaders:
 
     def read(self, obs: FhirResource, out: ObservationRecords) -> bool:
         """Add what a plain Observation says to ``out`` and answer True; False: nothing added, read it in full."""
-        if code_of(obs.get("status")) not in USABLE_STATUSES or "valueCodeableConcept" in obs:
-            return False  # not a result (the general path skips it) or perhaps an oxygen device
+        if code_of(obs.get("status")) not in USABLE_STATUSES:
+            return False  # not a result: the general path skips it
         try:
             (coding,) = obs["code"]["coding"]
             key = coding["system"] + "|" + coding["code"]
@@ -66,6 +72,8 @@ class PlainReaders:
             if at is None or ("component" in obs and _coded_component(obs["component"])):
                 return False
             source = f"Observation/{obs.get('id', '(no id)')}"
+            if "valueCodeableConcept" in obs:
+                return self._device(obs, key, at, source, out)
             special = self.special.get(key)
             if special is not None:
                 special(obs, at, source, out)  # adds its record last: nothing is added when it raises
@@ -78,10 +86,23 @@ class PlainReaders:
         general(obs, at, source, keys, self.codes, out)
         return True
 
+    def _unlisted(self, obs: FhirResource, key: str) -> bool:
+        """No policy list names the code (and it is not padded, or it might once trimmed); no components."""
+        codes = self.codes
+        listed = key in codes.reader_rank or key in codes.baseline_items or PADDED.search(key)
+        return not listed and "component" not in obs
+
+    def _device(self, obs: FhirResource, key: str, at: datetime, source: str, out: ObservationRecords) -> bool:
+        """G-HYPOXIA: an oxygen device or room air charted as the coded value of an otherwise unlisted code."""
+        support = device_support([obs["valueCodeableConcept"]], at, source, self.codes)
+        if support is None or not self._unlisted(obs, key):
+            return False
+        out.oxygen.append(support)
+        return True
+
     def _unrecognised(self, obs: FhirResource, coding: FhirResource, key: str, out: ObservationRecords) -> bool:
         """R-UNIDENTIFIED for a code no policy list names; a padded or baseline-panel code is read in full."""
-        codes = self.codes
-        if "component" in obs or key in codes.reader_rank or key in codes.baseline_items or PADDED.search(key):
+        if not self._unlisted(obs, key):
             return False
         display = coding.get("display")
         text = display if isinstance(display, str) else None

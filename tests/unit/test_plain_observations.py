@@ -46,7 +46,12 @@ def read_both_ways(observations: list[dict[str, Any]]) -> tuple[ObservationRecor
         ("lab (general reader)", b.lab("ast", 60), True),
         ("lab that is also a baseline-panel code", b.lab("crp", 80), False),
         ("heart rate (not a policy code)", b._obs((b.LOINC, "8867-4"), 1, valueQuantity=b.qty(112, "/min")), True),
-        ("oxygen device (coded value)", b.device(1, "nasal cannula"), False),
+        ("oxygen device (coded value)", b.device(1, "nasal cannula"), True),
+        (
+            "coded value that is no device",
+            b._obs((b.CRS, "oxygen-device"), 1, valueCodeableConcept={"text": "?"}),
+            False,
+        ),
         ("SpO2 with an FiO2 component", b.spo2(1, 93, fio2=40), False),
         ("implausible temperature", b.temp(1, 55), False),
         ("temperature in an unknown unit", b.temp(1, 38.4, "K"), False),
@@ -152,6 +157,7 @@ def vital_signs(draw: st.DrawFn) -> dict[str, Any]:
                 b.mean_pressure(hours, value),
                 b.flow(hours, value),
                 b._obs((b.LOINC, "8867-4"), hours, valueQuantity=b.qty(value, "/min")),
+                b.device(hours, draw(st.sampled_from(sorted(b.DEVICES)))),
             ]
         )
     )
