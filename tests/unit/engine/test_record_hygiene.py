@@ -211,7 +211,9 @@ REFERENCES = st.sampled_from(
         "Group/pat-1",
     ]
 )
-SUBJECTS = st.none() | st.just({}) | st.builds(lambda ref: {"reference": ref}, REFERENCES) | st.just("Patient/pat-1")
+SUBJECTS: st.SearchStrategy[Any] = (
+    st.none() | st.just({}) | st.builds(lambda ref: {"reference": ref}, REFERENCES) | st.just("Patient/pat-1")
+)
 
 
 @for_all(
