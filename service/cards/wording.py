@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Template
 from jinja2.exceptions import TemplateError
 
+from service.cards.templates import Text
 from service.crs.assessment import Note, Param
 from service.crs.evidence import fmt_number
 from service.crs.notes import NOTE_PARAMS
@@ -51,6 +51,11 @@ class Blank(str):
     when = relative = full = clock = ""
 
 
+BLANK = Blank()
+BLANKS: dict[str, dict[str, Any]] = {key: dict.fromkeys(params, BLANK) for key, params in WORDING_PARAMS.items()}
+"""The values of each key before its parameters are set: every declared parameter blank (built once)."""
+
+
 def zone_name(local: datetime) -> str:
     name = local.tzname() or ""
     return f"UTC{name}" if name[:1] in "+-" else name
@@ -65,6 +70,7 @@ class Moment:
     at: datetime
     zone: ZoneInfo
     now: datetime
+    today: date  # the date of ``now`` in ``zone``
 
     def __str__(self) -> str:
         return self.clock
@@ -75,7 +81,7 @@ class Moment:
     @property
     def clock(self) -> str:
         local = self.at.astimezone(self.zone)
-        same_day = local.date() == self.now.astimezone(self.zone).date()
+        same_day = local.date() == self.today
         return f"{local:%H:%M} {zone_name(local)}" if same_day else f"{local:%d %b %H:%M} {zone_name(local)}"
 
     @property
@@ -111,13 +117,14 @@ def number_text(value: float) -> str:
 class Wording:
     """Renders notes and layout texts with the catalog's templates, for one card at one moment in one zone."""
 
-    def __init__(self, texts: Mapping[str, Template], zone: str, now: datetime) -> None:
+    def __init__(self, texts: Mapping[str, Text], zone: str, now: datetime) -> None:
         self._texts = texts
         self.zone = ZoneInfo(zone)
         self.now = now
+        self._today = now.astimezone(self.zone).date()
 
     def moment(self, at: datetime | None) -> Moment | Blank:
-        return Moment(at, self.zone, self.now) if at is not None else Blank()
+        return Moment(at, self.zone, self.now, self._today) if at is not None else BLANK
 
     def value(self, value: Param | list[Any]) -> Any:
         if isinstance(value, datetime):
@@ -133,13 +140,15 @@ class Wording:
 
     def text(self, key: str, parts: list[str] | None = None, /, **params: Any) -> str:
         """The text of ``key`` with ``params`` (a declared parameter not given renders empty)."""
-        template = self._texts.get(key)
-        if template is None:
+        text = self._texts.get(key)
+        if text is None:
             raise ValueError(f"texts.{key}: no text for this wording key")
-        values: dict[str, Any] = {name: Blank() for name in WORDING_PARAMS.get(key, ())}
+        if text.plain is not None:
+            return text.plain
+        values = {**BLANKS.get(key, {})}
         values.update({name: self.value(item) for name, item in params.items() if item is not None})
         values["parts"] = parts or []
         try:
-            return " ".join(template.render(**values).split())
+            return text.render(values)
         except TemplateError as error:
             raise ValueError(f"texts.{key}: {error}") from error
