@@ -8,13 +8,16 @@ copied key by key on every render) and, for a text with no placeholder or statem
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+IMPURE_GLOBALS = frozenset({"lipsum", "cycler", "joiner", "namespace"})
+MEMO_SIZE = 128  # words kept per text
 
 
 def compile_source(source: str) -> Template:
@@ -37,20 +40,42 @@ def is_plain(source: str) -> bool:
     )
 
 
+def is_pure(source: str) -> bool:
+    """The same values always give the same words: no random filter, no lorem ipsum, no helper object whose
+    printed form carries its address."""
+    tree = TEMPLATES.parse(source)
+    return not any(node.name == "random" for node in tree.find_all(nodes.Filter)) and not any(
+        node.name in IMPURE_GLOBALS for node in tree.find_all(nodes.Name)
+    )
+
+
 @dataclass(frozen=True)
 class Text:
-    """A wording text: its template, and its words when it has no placeholder (rendered once, here)."""
+    """A wording text: its template; its words when it has no placeholder (rendered once, here); and, when its
+    words depend on its values only, the words of the values it last saw (a bounded memo: parameters from the
+    policy, drugs and doses recur on every call)."""
 
     template: Template
     plain: str | None = None
+    pure: bool = False
+    memo: dict[Hashable, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def compile(cls, source: str) -> Text:
         template = compile_source(source)
-        return cls(template, words(template.render()) if is_plain(source) else None)
+        return cls(template, words(template.render()) if is_plain(source) else None, is_pure(source))
 
-    def render(self, values: dict[str, Any]) -> str:
-        """The words of the text with ``values`` (raises jinja2's TemplateError)."""
+    def render(self, values: dict[str, Any], key: Hashable | None = None) -> str:
+        """The words of the text with ``values`` (raises jinja2's TemplateError); ``key`` stands for the values
+        in the memo, None if they cannot be memoised."""
         if self.plain is not None:
             return self.plain
-        return words(self.template.render(values))
+        if key is None or not self.pure:
+            return words(self.template.render(values))
+        found = self.memo.get(key)
+        if found is None:
+            found = words(self.template.render(values))
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()  # bounded: chart values (temperatures, doses) vary without end
+            self.memo[key] = found
+        return found

@@ -7,7 +7,7 @@ the assessment where it helps ("18:00 CET, in 6 h"). A parameter a note does not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -108,6 +108,25 @@ class Moment:
         return f"{self.clock}, {self.relative}"
 
 
+def memo_key(given: dict[str, Any], parts: list[str] | None) -> Hashable | None:
+    """What a text's words depend on besides the catalog, or None when a time is among them (a time's words
+    depend on the moment of the call). Each value with its type: ``True`` and ``1`` render differently."""
+    frozen = []
+    for name, value in given.items():
+        item = _frozen(value)
+        if item is None:
+            return None
+        frozen.append((name, item))
+    return tuple(parts or ()), tuple(frozen)
+
+
+def _frozen(value: Any) -> Hashable | None:
+    if isinstance(value, list):
+        items = tuple(_frozen(item) for item in value)
+        return None if None in items else (list, items)
+    return None if isinstance(value, Moment) else (type(value), value)
+
+
 def number_text(value: float) -> str:
     """38.0 -> '38', 666.666 -> '666.7', 18000 -> '18,000' (thousands grouped from 10,000 on)."""
     text = fmt_number(value)
@@ -145,10 +164,9 @@ class Wording:
             raise ValueError(f"texts.{key}: no text for this wording key")
         if text.plain is not None:
             return text.plain
-        values = {**BLANKS.get(key, {})}
-        values.update({name: self.value(item) for name, item in params.items() if item is not None})
-        values["parts"] = parts or []
+        given = {name: self.value(item) for name, item in params.items() if item is not None}
+        values = {**BLANKS.get(key, {}), **given, "parts": parts or []}
         try:
-            return text.render(values)
+            return text.render(values, memo_key(given, parts))
         except TemplateError as error:
             raise ValueError(f"texts.{key}: {error}") from error
