@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from service.cards import medication_request
-from service.cards.catalog import CardCatalog, CompiledKind
+from service.cards.catalog import CardCatalog, CompiledKind, Defaults
 from service.cards.context import (
     assessment_context,
     crs_orders,
@@ -64,6 +64,7 @@ class CardRenderer:
         self._new_uuid = new_uuid
         # the source label depends only on the policy version: rendered once per version (a handful per process)
         self._source_label = functools.lru_cache(maxsize=16)(self._render_source_label)
+        self._catalog_fields = {name: catalog_fields(kind, catalog.defaults) for name, kind in catalog.kinds.items()}
 
     def wording(self, zone: str, now: datetime) -> Wording:
         """The renderer of every text for one call: the policy's time zone, relative times from ``now``."""
@@ -165,12 +166,8 @@ class CardRenderer:
         if suggestions:
             card["suggestions"] = suggestions
             card["selectionBehavior"] = self.catalog.defaults.selection_behavior
-        reasons = kind.entry.override_reasons or self.catalog.defaults.override_reasons
-        if reasons:
-            card["overrideReasons"] = [reason.as_fhir() for reason in reasons]
-        links = [*(kind.entry.links or self.catalog.defaults.links), *filter(None, [self.catalog.defaults.smart_app])]
-        if links:
-            card["links"] = [link.as_cds() for link in links]
+        for name, items in self._catalog_fields[kind_name].items():
+            card[name] = [dict(item) for item in items]  # each card its own copy: a caller may add to them
         if extension:
             card["extension"] = extension
         return RenderedCard(kind_name, tuple(rules), card, tuple(s["uuid"] for s in suggestions))
@@ -189,6 +186,14 @@ class CardRenderer:
 
     def _render_source_label(self, policy_version: str) -> str:
         return words(self.catalog.source_label.render(policy_version=policy_version))
+
+
+def catalog_fields(kind: CompiledKind, defaults: Defaults) -> dict[str, list[dict[str, str]]]:
+    """A kind's override reasons and links, in the catalog's order: the same on every card of the kind."""
+    reasons = kind.entry.override_reasons or defaults.override_reasons
+    links = [*(kind.entry.links or defaults.links), *filter(None, [defaults.smart_app])]
+    fields = {"overrideReasons": [reason.as_fhir() for reason in reasons], "links": [link.as_cds() for link in links]}
+    return {name: items for name, items in fields.items() if items}
 
 
 def corrected_text(check: OrderCheck, wording: Wording) -> str:

@@ -2,7 +2,8 @@
 
 The oracle is the straightforward rendering the speed-ups replaced, kept here: every text compiled by a plain
 sandboxed Jinja environment (globals as Jinja makes them) and rendered at each call, no plain-text words kept,
-no memo; the old clean-up of a card's detail; ``copy.deepcopy`` of a draft. Every fixture in ``fhir_fixtures/``
+no memo; the card assembled field by field from the catalog; the old clean-up of a card's detail;
+``copy.deepcopy`` of a draft. Cards are compared as the bytes of their JSON (key order included). Every fixture in ``fhir_fixtures/``
 and every golden chart are rendered with a cold catalog, again warm, after another catalog (a site override),
 and under a second policy (another zone, another dose limit); each must equal the oracle card for card.
 """
@@ -17,6 +18,7 @@ import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given as for_all
@@ -25,13 +27,15 @@ from hypothesis import strategies as st
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
+from service.cards import medication_request
 from service.cards.catalog import CardCatalog, CompiledKind, load_card_catalog
 from service.cards.errors import CatalogError
 from service.cards.medication_request import json_copy
-from service.cards.render import CardRenderer, RenderedCard, render_detail
+from service.cards.render import CardRenderer, RenderedCard, _at_least, render_detail, render_summary
 from service.cards.templates import MEMO_SIZE, Text, compile_source
 from service.cards.validate import validate_catalog
 from service.cards.wording import WORDING_PARAMS, Blank, Wording
+from service.crs.assessment import Indicator
 from service.crs.engine import assess, check_drafts
 from service.crs.policy import Policy
 from service.fixtures import FIXTURES_DIR, fixture_paths, read_fixture, resources_of, shifted
@@ -89,6 +93,43 @@ class ReferenceRenderer(CardRenderer):
     def wording(self, zone: str, now: datetime) -> Wording:
         return ReferenceWording(self.templates, zone, now)
 
+    def _card(
+        self,
+        kind_name: str,
+        context: dict[str, Any],
+        level: tuple[Indicator, str],
+        rules: tuple[str, ...],
+        suggestions: list[dict[str, Any]],
+        extension: dict[str, Any],
+    ) -> RenderedCard:
+        kind = self.catalog.kinds[kind_name]
+        indicator, policy_version = level
+        defaults = self.catalog.defaults
+        card: dict[str, Any] = {
+            "uuid": self._new_uuid(),
+            "summary": render_summary(kind, context),
+            "indicator": _at_least(indicator, kind.entry.indicator),
+            "detail": reference_detail(kind.detail.render(**context), kind.entry.topic.display),
+            "source": {
+                "label": " ".join(self.catalog.source_label.render(policy_version=policy_version).split()),
+                "url": defaults.source_url,
+                "topic": kind.entry.topic.as_fhir(),
+                **({"icon": defaults.source_icon} if defaults.source_icon else {}),
+            },
+        }
+        if suggestions:
+            card["suggestions"] = suggestions
+            card["selectionBehavior"] = defaults.selection_behavior
+        reasons = kind.entry.override_reasons or defaults.override_reasons
+        if reasons:
+            card["overrideReasons"] = [reason.as_fhir() for reason in reasons]
+        links = [*(kind.entry.links or defaults.links), *filter(None, [defaults.smart_app])]
+        if links:
+            card["links"] = [link.as_cds() for link in links]
+        if extension:
+            card["extension"] = extension
+        return RenderedCard(kind_name, tuple(rules), card, tuple(s["uuid"] for s in suggestions))
+
 
 def site_catalog(tmp_path: Path) -> CardCatalog:
     site = tmp_path / "cards"
@@ -129,17 +170,22 @@ def jobs(policy: Policy) -> list[Job]:
 JOBS = jobs(POLICY) + jobs(SECOND_POLICY)
 
 
-def render_all(renderer: CardRenderer) -> list[list[RenderedCard]]:
+def render_all(renderer: CardRenderer) -> list[list[tuple[str, RenderedCard]]]:
+    """Each card as the bytes of its JSON (key order included) and as rendered."""
     return [
-        renderer.patient_view(job[1], "pat-1") if job[0] == "patient-view" else renderer.order_checks(job[1], job[2])
-        for job in JOBS
+        [(json.dumps(card.card, ensure_ascii=False), card) for card in cards]
+        for cards in (
+            renderer.patient_view(job[1], "pat-1") if job[0] == "patient-view" else renderer.order_checks(*job[1:])
+            for job in JOBS
+        )
     ]
 
 
 def test_every_card_is_the_same_cold_warm_after_a_site_override_and_under_a_second_policy(tmp_path: Path) -> None:
     drafts = copy.deepcopy([job[2] for job in JOBS if job[0] == "order"])
     bundled, site = load_card_catalog(BUNDLED_CATALOG_DIR), site_catalog(tmp_path)  # fresh: every memo cold
-    expected = {id(bundled): render_all(ReferenceRenderer(bundled)), id(site): render_all(ReferenceRenderer(site))}
+    with mock.patch.object(medication_request, "json_copy", copy.deepcopy):
+        expected = {id(catalog): render_all(ReferenceRenderer(catalog)) for catalog in (bundled, site)}
     cards = sum(len(rendered) for rendered in expected[id(bundled)])
 
     for catalog in (bundled, site, bundled, site):  # cold, cold, warm after the other catalog, warm
