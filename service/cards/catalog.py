@@ -8,23 +8,24 @@ Templates run in Jinja2's sandbox with undefined variables as errors: a catalog 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template, TemplateSyntaxError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from service.cards.errors import CatalogError
 from service.cards.override_reasons import load_override_reasons, with_offered_reasons
+from service.cards.templates import Text, compile_source
 from service.crs.assessment import Indicator
 
 CARD_KINDS = ("crs-assessment", "hlh-suspicion", "icans", "order-check")
 REQUIRED_ORDER_DRUGS = ("tocilizumab", "dexamethasone", "methylprednisolone")
+Compiled = TypeVar("Compiled")
 BUNDLED_TEXTS = Path(__file__).resolve().parents[2] / "cards" / "texts.toml"
-TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
 
 
 def _absolute_url(value: str) -> str:
@@ -139,7 +140,7 @@ class TextsFile(CatalogModel):
 class CardCatalog:
     defaults: Defaults
     kinds: dict[str, CompiledKind]
-    texts: dict[str, Template]
+    texts: dict[str, Text]
     orders: OrdersFile
     cards_path: Path
     orders_path: Path
@@ -158,8 +159,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def compile_template(path: Path, key: str, source: str) -> Template:
+    return _compiled(path, key, source, compile_source)
+
+
+def compile_text(path: Path, key: str, source: str) -> Text:
+    return _compiled(path, key, source, Text.compile)
+
+
+def _compiled(path: Path, key: str, source: str, compile_: Callable[[str], Compiled]) -> Compiled:
     try:
-        return TEMPLATES.from_string(source.strip("\n"))
+        return compile_(source.strip("\n"))
     except TemplateSyntaxError as error:
         raise CatalogError(f"{path}: {key}: template syntax error on line {error.lineno}: {error.message}") from error
 
@@ -192,8 +201,8 @@ def load_card_catalog(catalog_dir: Path) -> CardCatalog:
         defaults = TextsFile.model_validate(_read_toml(texts_path))
     except ValidationError as error:
         raise CatalogError.from_validation(texts_path, error) from error
-    texts = {key: compile_template(texts_path, f"texts.{key}", text) for key, text in defaults.texts.items()}
-    texts |= {key: compile_template(cards_path, f"texts.{key}", text) for key, text in cards.texts.items()}
+    texts = {key: compile_text(texts_path, f"texts.{key}", text) for key, text in defaults.texts.items()}
+    texts |= {key: compile_text(cards_path, f"texts.{key}", text) for key, text in cards.texts.items()}
     label = compile_template(cards_path, "defaults.source_label", cards.defaults.source_label)
     return CardCatalog(
         cards.defaults, kinds, texts, orders, cards_path, orders_path, label, frozenset(cards.texts), texts_path

@@ -8,7 +8,6 @@ the weight is missing).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from service.cards.catalog import CardCatalog, OrderTemplate
@@ -74,15 +73,25 @@ def proposal(order: RecommendedOrder, catalog: CardCatalog, patient_id: str, tex
     return resource
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of parsed JSON (dicts, lists and scalars): what ``copy.deepcopy`` gives, without its memo and
+    dispatch, which cost more than the rest of an order-check card."""
+    if isinstance(value, dict):
+        return {key: json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_copy(item) for item in value]
+    return value
+
+
 def corrected_draft(draft: FhirResource, corrected: CorrectedDose, catalog: CardCatalog, text: str) -> FhirResource:
     """The whole draft with the protocol dose (and drug, when the protocol's drug differs): an ``update``."""
-    resource = copy.deepcopy(draft)
+    resource: FhirResource = json_copy(draft)
     template = catalog.orders.drugs.get(corrected.drug)
     if template is not None and corrected.drug not in str(resource.get("medicationCodeableConcept", "")).lower():
         resource["medicationCodeableConcept"] = medication(template)
         resource.pop("medicationReference", None)
     dosages = resource.get("dosageInstruction")
-    dosage = copy.deepcopy(dosages[0]) if isinstance(dosages, list) and dosages and isinstance(dosages[0], dict) else {}
+    dosage = dosages[0] if isinstance(dosages, list) and dosages and isinstance(dosages[0], dict) else {}
     dosage["text"] = text
     dosage["doseAndRate"] = [{"doseQuantity": dose_quantity(corrected.dose_mg, corrected.dose_mg_per_kg)}]
     if corrected.interval_hours:

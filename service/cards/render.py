@@ -6,6 +6,7 @@ per flagged draft order. Every card and suggestion has a uuid; suggestions are F
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from service.cards import medication_request
-from service.cards.catalog import CardCatalog, CompiledKind
+from service.cards.catalog import CardCatalog, CompiledKind, Defaults
 from service.cards.context import (
     assessment_context,
     crs_orders,
@@ -26,6 +27,7 @@ from service.cards.context import (
     order_check_context,
     order_short,
 )
+from service.cards.templates import words
 from service.cards.wording import Wording
 from service.crs.assessment import INDICATOR_RANK, Assessment, Indicator, RecommendedOrder
 from service.crs.order_check import OrderCheck
@@ -60,6 +62,9 @@ class CardRenderer:
         self.catalog = catalog
         self.crs_links = crs_links  # the CRS timeline's launch link (service.timeline.card_link)
         self._new_uuid = new_uuid
+        # the source label depends only on the policy version: rendered once per version (a handful per process)
+        self._source_label = functools.lru_cache(maxsize=16)(self._render_source_label)
+        self._catalog_fields = {name: catalog_fields(kind, catalog.defaults) for name, kind in catalog.kinds.items()}
 
     def wording(self, zone: str, now: datetime) -> Wording:
         """The renderer of every text for one call: the policy's time zone, relative times from ``now``."""
@@ -161,12 +166,8 @@ class CardRenderer:
         if suggestions:
             card["suggestions"] = suggestions
             card["selectionBehavior"] = self.catalog.defaults.selection_behavior
-        reasons = kind.entry.override_reasons or self.catalog.defaults.override_reasons
-        if reasons:
-            card["overrideReasons"] = [reason.as_fhir() for reason in reasons]
-        links = [*(kind.entry.links or self.catalog.defaults.links), *filter(None, [self.catalog.defaults.smart_app])]
-        if links:
-            card["links"] = [link.as_cds() for link in links]
+        for name, items in self._catalog_fields[kind_name].items():
+            card[name] = [dict(item) for item in items]  # each card its own copy: a caller may add to them
         if extension:
             card["extension"] = extension
         return RenderedCard(kind_name, tuple(rules), card, tuple(s["uuid"] for s in suggestions))
@@ -175,13 +176,24 @@ class CardRenderer:
         """The protocol and its policy version (``source_label`` is a template receiving ``policy_version``)."""
         defaults = self.catalog.defaults
         source: dict[str, Any] = {
-            "label": " ".join(self.catalog.source_label.render(policy_version=policy_version).split()),
+            "label": self._source_label(policy_version),
             "url": defaults.source_url,
             "topic": kind.entry.topic.as_fhir(),
         }
         if defaults.source_icon:
             source["icon"] = defaults.source_icon
         return source
+
+    def _render_source_label(self, policy_version: str) -> str:
+        return words(self.catalog.source_label.render(policy_version=policy_version))
+
+
+def catalog_fields(kind: CompiledKind, defaults: Defaults) -> dict[str, list[dict[str, str]]]:
+    """A kind's override reasons and links, in the catalog's order: the same on every card of the kind."""
+    reasons = kind.entry.override_reasons or defaults.override_reasons
+    links = [*(kind.entry.links or defaults.links), *filter(None, [defaults.smart_app])]
+    fields = {"overrideReasons": [reason.as_fhir() for reason in reasons], "links": [link.as_cds() for link in links]}
+    return {name: items for name, items in fields.items() if items}
 
 
 def corrected_text(check: OrderCheck, wording: Wording) -> str:
@@ -207,11 +219,14 @@ def render_detail(kind: CompiledKind, context: dict[str, Any]) -> str:
     lines = [line.rstrip() for line in kind.detail.render(**context).splitlines()]
     kept: list[str] = []
     for index, line in enumerate(lines):
-        following = next((later for later in lines[index + 1 :] if later), "")
-        between_items = not line and kept and kept[-1].startswith("- ") and following.startswith("- ")
-        if not between_items and not (not line and kept and not kept[-1]):
+        if line or not kept or (kept[-1] and not _between_items(kept[-1], lines, index)):
             kept.append(line)
     return "\n".join(kept).strip() or kind.entry.topic.display
+
+
+def _between_items(previous: str, lines: list[str], index: int) -> bool:
+    """A blank line after a list item and before the next one (the next line with words)."""
+    return previous.startswith("- ") and next((later for later in lines[index + 1 :] if later), "").startswith("- ")
 
 
 def assessment_extension(assessment: Assessment) -> dict[str, Any]:
