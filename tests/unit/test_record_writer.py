@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sqlite3
@@ -14,6 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event, text
 
+from service.app import create_app
 from service.server import gunicorn_options
 from service.settings import Settings
 from service.storage import writer
@@ -196,3 +198,12 @@ def test_a_forked_process_writes_its_own_records_and_never_its_parents(engine: E
 
     assert os.waitstatus_to_exitcode(status) == 0
     assert sorted(instances(engine)) == ["child", "parent"]
+
+
+def test_the_queue_is_the_setting_and_a_copy_of_the_runtime_shares_the_writer(settings: Settings) -> None:
+    state = create_app(settings.model_copy(update={"record_queue": 25})).extensions["crs_cds"]
+
+    copy = dataclasses.replace(state, clock=lambda: NOW)
+
+    assert state.writer.capacity == 25
+    assert copy.writer is state.writer  # one queue and one thread, however often a test or bench swaps the clock
