@@ -32,7 +32,6 @@ from typing import Any
 from sqlalchemy import Engine, insert
 from sqlalchemy.exc import DataError, IntegrityError
 
-from service.observability import AUDIT_FAILURES, RECORD_WRITE_FAILURES, RECORDS_DROPPED
 from service.storage.models import Base
 
 log = logging.getLogger(__name__)
@@ -156,6 +155,8 @@ class RecordWriter:
             self._lost(batch, type(error).__name__)
 
     def _lost(self, batch: list[Record], reason: str) -> None:
+        from service.observability import AUDIT_FAILURES, RECORD_WRITE_FAILURES  # see _dropped
+
         kinds = _count_kinds(batch)
         for kind, count in kinds.items():
             RECORD_WRITE_FAILURES.labels(kind).inc(count)
@@ -164,6 +165,10 @@ class RecordWriter:
         log.error("records not written (%s): %s", described, reason)
 
     def _dropped(self, record: Record) -> None:
+        # Imported on first use: the CLI imports storage before `serve` sets PROMETHEUS_MULTIPROC_DIR, and
+        # prometheus_client reads that variable when it is first imported.
+        from service.observability import AUDIT_FAILURES, RECORDS_DROPPED
+
         RECORDS_DROPPED.labels(record.kind).inc()
         if record.kind == AUDIT:
             AUDIT_FAILURES.inc()

@@ -6,6 +6,8 @@ import dataclasses
 import logging
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,3 +209,12 @@ def test_the_queue_is_the_setting_and_a_copy_of_the_runtime_shares_the_writer(se
 
     assert state.writer.capacity == 25
     assert copy.writer is state.writer  # one queue and one thread, however often a test or bench swaps the clock
+
+
+def test_the_cli_loads_no_metrics_library_before_serve_prepares_the_shared_metrics_folder() -> None:
+    """prometheus_client reads PROMETHEUS_MULTIPROC_DIR once, when first imported: the writer must not import it."""
+    probe = "import sys, service.cli, service.server; print('prometheus_client' in sys.modules)"
+
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+
+    assert result.stdout.strip() == "False"
