@@ -80,7 +80,7 @@ class RecordWriter:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)  # the thread waits here for a first record
         self._written = threading.Condition(self._lock)  # flushes wait here for the thread's progress
-        self._hurry = threading.Event()  # a flush, a stop or a full batch: write without lingering
+        self._hurry = threading.Event()  # a flush or a full batch: write without lingering
         self._pending: deque[Record] = deque()
         self._queued = 0  # records accepted, ever (flush waits until _done reaches what it saw)
         self._done = 0  # records written or lost, ever
@@ -136,7 +136,9 @@ class RecordWriter:
             if not self._idle.wait_for(lambda: self._pending, IDLE_SECONDS):
                 self._thread = None  # under the lock: a record queued from now on starts a new thread
                 return None
-        self._hurry.wait(self.linger_seconds)
+            backlog = len(self._pending) >= BATCH_RECORDS
+        if not backlog:
+            self._hurry.wait(self.linger_seconds)
         with self._lock:
             self._hurry.clear()  # under the lock: a flush that comes later sets it again, for the next batch
             count = min(len(self._pending), BATCH_RECORDS)

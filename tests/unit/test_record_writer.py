@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,3 +219,18 @@ def test_the_cli_loads_no_metrics_library_before_serve_prepares_the_shared_metri
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
 
     assert result.stdout.strip() == "False"
+
+
+def test_a_backlog_is_written_batch_after_batch_without_lingering(engine: Engine) -> None:
+    records = RecordWriter(engine, capacity=5000, linger_seconds=LONG)
+    total = 2 * writer.BATCH_RECORDS + 500
+    for n in range(total):
+        records.submit(call(f"b{n}"))
+
+    ends_at = time.monotonic() + 10
+    while len(instances(engine, "call_record")) + records.pending() < total and time.monotonic() < ends_at:
+        time.sleep(0.01)  # until nothing is in flight
+
+    assert 0 < records.pending() < writer.BATCH_RECORDS  # only what is left of a batch waits for the linger
+    assert len(instances(engine, "call_record")) == total - records.pending()
+    assert records.flush(5)
