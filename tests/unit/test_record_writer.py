@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event, text
 
 from service.app import create_app
+from service.hooks.calls import _failure_fields
 from service.server import gunicorn_options
 from service.settings import Settings
 from service.storage import writer
@@ -44,27 +44,9 @@ def audit(instance: str) -> Record:
 
 
 def call(instance: str) -> Record:
-    row: dict[str, Any] = {
-        "hook_instance": instance,
-        "hook": "patient-view",
-        "service_id": "crs-patient-view",
-        "requested_at": NOW,
-        "responded_at": NOW,
-        "total_ms": 2.0,
-        "fetch_ms": None,
-        "http_status": 200,
-        "token_used": False,
-        "fetched_keys": [],
-        "resources": {},
-        "silent": False,
-        "grade": None,
-        "managed_grade": None,
-        "policy_version": None,
-        "cards": [],
-        "withheld_cards": [],
-        "unrecognised_codes": [],
-    }
-    return call_record(row)
+    """The record of a failed call (the smallest there is), as the web layer writes it."""
+    times = {"requested_at": NOW, "responded_at": NOW, "total_ms": 2.0, "http_status": 400}
+    return call_record({**_failure_fields("crs-patient-view", None), **times, "hook_instance": instance})
 
 
 def instances(engine: Engine, table: str = "audit") -> list[str]:
