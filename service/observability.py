@@ -29,6 +29,12 @@ FHIR_ERRORS = Counter("crs_cds_fhir_fetch_errors_total", "FHIR queries that fail
 AUDIT_FAILURES = Counter(
     "crs_cds_audit_write_failures_total", "Hook calls answered whose audit row could not be written."
 )
+RECORDS_DROPPED = Counter(
+    "crs_cds_records_dropped_total", "Records not written because the write queue was full, by kind.", ["kind"]
+)
+RECORD_WRITE_FAILURES = Counter(
+    "crs_cds_record_write_failures_total", "Records lost to a database failure in the writer, by kind.", ["kind"]
+)
 CARDS = Counter("crs_cds_cards_total", "Cards returned, by kind and indicator.", ["kind", "indicator"])
 GRADES = Counter(
     "crs_cds_grade_total", "CRS grades computed for patients in scope (unknown: insufficient data).", ["grade"]

@@ -1,4 +1,4 @@
-"""What the app builds once at start-up and every request reads: settings, catalog, FHIR fetcher."""
+"""What the app builds once at start-up and every request reads: settings, catalog, FHIR fetcher, record writer."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from service.hooks.services import ServiceDefinition
 from service.security.jwt_auth import JwtVerifier
 from service.settings import Settings
 from service.storage.repository import Repository
+from service.storage.writer import RecordWriter
 
 EXTENSION_KEY = "crs_cds"
 
@@ -31,6 +32,17 @@ class Runtime:
     repository: Repository
     verifier: JwtVerifier | None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        self.writer.capacity = self.settings.record_queue
+
+    @property
+    def writer(self) -> RecordWriter:
+        """Audit rows and call records, written off the response path (service/storage/writer.py).
+
+        The repository's: a copy of this Runtime (``dataclasses.replace``) shares the queue and its thread.
+        """
+        return self.repository.writer
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION_KEY] = self

@@ -38,6 +38,7 @@ def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]
         "accesslog": None,
         "errorlog": "-",
         "child_exit": _child_exit,
+        "worker_exit": _worker_exit,
         "forwarded_allow_ips": "127.0.0.1",
         # The app (settings, catalog, policy, migrations) is built once in the master, then forked.
         "preload_app": True,
@@ -52,6 +53,13 @@ def _child_exit(_server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def _worker_exit(_server: Any, _worker: Any) -> None:
+    """A stopping worker writes the records it still holds (bounded; atexit is the second chance)."""
+    from service.storage.writer import flush_all  # here: prometheus_client must load after prepare_metrics_dir
+
+    flush_all()
 
 
 def prepare_metrics_dir() -> None:

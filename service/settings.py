@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     silent: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Silent services: off, all, or service ids (comma-separated); docs/go-live.md."
     )
+    record_queue: int = Field(
+        default=10_000, ge=10, le=1_000_000, description="Audit rows and call records waiting to be written."
+    )
     retention_days: int = Field(default=400, ge=1, le=36500, description="Days of call records kept by `purge`.")
 
     @field_validator("fhir_allowlist", mode="before")

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from service.app import create_app
 from service.settings import Settings
 from service.storage.db import create_database_engine, migrate
+from service.storage.writer import flush_all
 from tests.cds_contract import check_response
 from tests.fhir_builders import NOW
 from tests.jwt_support import TEST_BASE, EhrKeys, SigningClient, write_clients_file
@@ -91,6 +92,12 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+def records_written() -> None:
+    """Every audit row and call record queued so far is in the database (a writer thread writes them after
+    the answer, within about a second): call before reading them."""
+    assert flush_all(5.0), "records still queued after 5 s"
 
 
 def empty_bundle() -> dict[str, Any]:

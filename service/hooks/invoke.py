@@ -10,7 +10,6 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from service.cards.render import RenderedCard
 from service.crs.assessment import Assessment
@@ -18,16 +17,16 @@ from service.crs.engine import assess, check_drafts
 from service.fhir.fields import reference_of
 from service.fhir.subject import subject_mismatches
 from service.hooks.auth import allowed_fhir_servers
-from service.hooks.calls import CallResult, answer_cards, note_database_failure
+from service.hooks.calls import CallResult, answer_cards
 from service.hooks.errors import BadRequest, PatientMismatch, ServiceNotFound, invalid
 from service.hooks.json_body import read_json_object
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.hooks.prefetch import ResolvedData, fetch_medications, resolve
 from service.hooks.services import ServiceDefinition
 from service.logs import hook_instance_var
-from service.observability import AUDIT_FAILURES, record_assessment
+from service.observability import record_assessment
 from service.runtime import Runtime, runtime
-from service.storage.repository import CardRecord, HookCall
+from service.storage.repository import CardRecord, HookCall, audit_record
 
 bp = Blueprint("invoke", __name__)
 log = logging.getLogger(__name__)
@@ -83,7 +82,7 @@ def audit(
     data: ResolvedData,
     timings: tuple[float, float],
 ) -> None:
-    """Step 5 of the data flow. A database failure is logged and the cards still go to the clinician."""
+    """Step 5 of the data flow, queued: written off the response path; a failure is logged and counted there."""
     call = HookCall(
         created_at=state.clock(),
         hook_instance=hook_request.hookInstance,
@@ -98,12 +97,7 @@ def audit(
         total_ms=round(timings[1], 2),
     )
     cards = [CardRecord(r.uuid, r.kind, r.card["indicator"], list(r.rules), list(r.suggestion_uuids)) for r in rendered]
-    try:
-        state.repository.record_hook_call(call, cards)
-    except SQLAlchemyError as error:
-        note_database_failure()
-        AUDIT_FAILURES.inc()
-        log.error("audit row not written (service %s): %s", service.id, type(error).__name__)
+    state.writer.submit(audit_record(call, cards))
 
 
 def refuse_other_patients(data: ResolvedData, drafts: list[dict[str, Any]], patient_id: str) -> None:

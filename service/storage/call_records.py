@@ -6,10 +6,11 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from service.storage.models import AuditRecord, CallRecord, Feedback, IssuedCard
+from service.storage.writer import CALL_RECORD, Record, write_rows
 
 IN_CHUNK = 500  # bound on the uuids of one IN (...) list: SQLite and PostgreSQL both cap bound parameters
 PURGED = ((CallRecord, CallRecord.requested_at), (AuditRecord, AuditRecord.created_at))
@@ -21,9 +22,8 @@ class CallRecords:
         self.engine = engine
 
     def add(self, row: dict[str, Any]) -> None:
-        with self.engine.begin() as connection:
-            # Values as parameters, not in the statement: one compiled INSERT serves every call.
-            connection.execute(insert(CallRecord), row)
+        """Write one record now (hook calls queue ``call_record(row)`` for the writer instead)."""
+        write_rows(self.engine, call_record(row).rows)
 
     def between(self, start: datetime, end: datetime) -> list[CallRecord]:
         """Calls with start <= requested_at < end, oldest first."""
@@ -55,6 +55,10 @@ class CallRecords:
                 str(table.__tablename__): int(session.scalar(select(func.count()).where(column < before)) or 0)
                 for table, column in (*PURGED, *PURGED_CARDS)
             }
+
+
+def call_record(row: dict[str, Any]) -> Record:
+    return Record(CALL_RECORD, ((CallRecord, row),))
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

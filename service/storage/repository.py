@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.storage.models import AuditRecord, Base, Feedback, IssuedCard, JwtReplay
+from service.storage.writer import AUDIT, DEFAULT_QUEUE, Record, RecordWriter, write_rows
 
 
 class StorageUnverified(SQLAlchemyError):
@@ -49,34 +50,11 @@ class CardRecord:
 class Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.writer = RecordWriter(engine, DEFAULT_QUEUE)  # the Runtime sets CRS_CDS_RECORD_QUEUE
 
     def record_hook_call(self, call: HookCall, cards: list[CardRecord]) -> None:
-        """One audit row and one row per card, in one transaction.
-
-        Core inserts with the values as parameters: the ORM's unit of work cost more than the rows themselves.
-        """
-        audit_row = {
-            **call.__dict__,
-            "card_uuids": [card.card_uuid for card in cards],
-            "suggestion_uuids": [uuid for card in cards for uuid in card.suggestion_uuids],
-        }
-        card_rows = [
-            {
-                "card_uuid": card.card_uuid,
-                "created_at": call.created_at,
-                "hook_instance": call.hook_instance,
-                "service_id": call.service_id,
-                "kind": card.kind,
-                "indicator": card.indicator,
-                "rules": card.rules,
-                "suggestion_uuids": card.suggestion_uuids,
-            }
-            for card in cards
-        ]
-        with self.engine.begin() as connection:
-            connection.execute(insert(AuditRecord), audit_row)
-            if card_rows:
-                connection.execute(insert(IssuedCard), card_rows)
+        """One audit row and one row per card, in one transaction, now (calls queue ``audit_record`` instead)."""
+        write_rows(self.engine, audit_record(call, cards).rows)
 
     def record_feedback(self, rows: list[dict[str, Any]]) -> int:
         """Insert feedback rows, ignoring ones already stored (same dedupe key). Returns how many were new.
@@ -137,6 +115,29 @@ class Repository:
                 counts[group][1] += "accepted" in by_card[card_uuid]
                 counts[group][2] += "overridden" in by_card[card_uuid]
         return [ReportRow(kind, rule, *values) for (kind, rule), values in sorted(counts.items())]
+
+
+def audit_record(call: HookCall, cards: list[CardRecord]) -> Record:
+    """The audit row of a call and a row per card it issued (architecture.md "Data flow" step 5)."""
+    audit_row = {
+        **call.__dict__,
+        "card_uuids": [card.card_uuid for card in cards],
+        "suggestion_uuids": [uuid for card in cards for uuid in card.suggestion_uuids],
+    }
+    card_rows = [
+        {
+            "card_uuid": card.card_uuid,
+            "created_at": call.created_at,
+            "hook_instance": call.hook_instance,
+            "service_id": call.service_id,
+            "kind": card.kind,
+            "indicator": card.indicator,
+            "rules": card.rules,
+            "suggestion_uuids": card.suggestion_uuids,
+        }
+        for card in cards
+    ]
+    return Record(AUDIT, ((AuditRecord, audit_row), *((IssuedCard, row) for row in card_rows)))
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from prometheus_client import REGISTRY
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import hook_body
+from service.storage import writer
+from tests.conftest import hook_body, records_written
 from tests.fhir_builders import GRADE3_OBSERVATIONS, car_t, prefetch
 
 
@@ -18,6 +20,7 @@ def test_hook_call_writes_one_audit_row_with_its_cards(call_hook: Callable[..., 
     body = hook_body(prefetch=prefetch(GRADE3_OBSERVATIONS, [car_t(hours_ago=96)]), hookInstance="hook-instance-1")
 
     cards = call_hook(body).json["cards"]
+    records_written()
 
     (row,) = app.extensions["crs_cds"].repository.audit_rows()
     assert (row.hook_instance, row.service_id, row.patient_ref) == (
@@ -38,6 +41,7 @@ def test_audit_never_stores_the_access_token(call_hook: Callable[..., Any], app:
     body["fhirAuthorization"] = {"access_token": "secret-token-value", "token_type": "Bearer"}
 
     call_hook(body)
+    records_written()
 
     engine = app.extensions["crs_cds"].repository.engine
     engine.dispose()
@@ -50,9 +54,13 @@ def test_audit_failure_still_answers_with_cards(
     def fail(*_args: object) -> None:
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(app.extensions["crs_cds"].repository, "record_hook_call", fail)
+    monkeypatch.setattr(writer, "write_rows", fail)
+    failures_before = REGISTRY.get_sample_value("crs_cds_audit_write_failures_total") or 0.0
 
     response = call_hook(hook_body(prefetch=prefetch(GRADE3_OBSERVATIONS, [car_t(hours_ago=96)])))
 
     assert response.status_code == 200
     assert len(response.json["cards"]) == 1
+    records_written()
+    assert REGISTRY.get_sample_value("crs_cds_audit_write_failures_total") == failures_before + 1
+    assert app.extensions["crs_cds"].repository.audit_rows() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,11 +83,20 @@ def test_parallel_hook_calls_each_write_their_audit_row(
         statuses = list(pool.map(call, range(40)))
 
     assert statuses == [200] * 40
-    with sqlite3.connect(database_path) as connection:
-        after = connection.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT hook_instance) FROM audit WHERE hook_instance LIKE 'parallel-%'"
-        ).fetchone()
-    assert after == (40, 40)
+    assert parallel_audit_rows_within(database_path, seconds=3) == (40, 40)  # written by each worker's thread
+
+
+def parallel_audit_rows_within(database_path: Path, seconds: float) -> tuple[int, int]:
+    """(rows, distinct hook instances) of the parallel calls, once all 40 are in or ``seconds`` have passed."""
+    ends_at = time.monotonic() + seconds
+    while True:
+        with sqlite3.connect(database_path) as connection:
+            found = connection.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT hook_instance) FROM audit WHERE hook_instance LIKE 'parallel-%'"
+            ).fetchone()
+        if found[0] >= 40 or time.monotonic() > ends_at:
+            return (int(found[0]), int(found[1]))
+        time.sleep(0.05)
 
 
 @responses.activate

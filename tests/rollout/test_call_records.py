@@ -15,13 +15,15 @@ import responses
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
 from sqlalchemy.exc import OperationalError
 
 from service.cards.override_reasons import HL7_SYSTEM
 from service.cli import main
+from service.storage import writer
 from service.storage.call_records import CallRecords
 from service.storage.models import CallRecord
-from tests.conftest import FHIR_BASE, hook_body
+from tests.conftest import FHIR_BASE, hook_body, records_written
 from tests.fhir_builders import GRADE3_OBSERVATIONS, NOW, car_t, prefetch
 from tests.rollout.conftest import AppFactory
 
@@ -33,7 +35,12 @@ def grade3_body(instance: str = "call-1") -> dict[str, Any]:
     return hook_body(prefetch=prefetch(GRADE3_OBSERVATIONS, [car_t(hours_ago=96)]), hookInstance=instance)
 
 
+def lost_call_records() -> float:
+    return REGISTRY.get_sample_value("crs_cds_record_write_failures_total", {"kind": "call_record"}) or 0.0
+
+
 def records(app: Flask) -> list[CallRecord]:
+    records_written()
     engine = app.extensions["crs_cds"].repository.engine
     return CallRecords(engine).between(NOW - timedelta(days=1000), NOW + timedelta(days=1))
 
@@ -104,12 +111,15 @@ def test_a_database_failure_does_not_change_the_answer(
     def fail(*_args: object) -> None:
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(CallRecords, "add", fail)
+    monkeypatch.setattr(writer, "write_rows", fail)
+    lost_before = lost_call_records()
 
     response = client.post("/cds-services/crs-patient-view", json=grade3_body())
 
     assert response.status_code == 200
     assert len(response.json["cards"]) == 1
+    records_written()
+    assert lost_call_records() == lost_before + 1
 
 
 def test_the_report_joins_feedback_with_rates_and_reasons(client: FlaskClient, runner: CliRunner) -> None:
@@ -124,6 +134,7 @@ def test_the_report_joins_feedback_with_rates_and_reasons(client: FlaskClient, r
         {"card": uuids[2], "outcome": "overridden"},
     ]
     assert client.post("/cds-services/crs-patient-view/feedback", json={"feedback": feedback}).status_code == 200
+    records_written()
 
     report = json.loads(runner.invoke(main, ["report", *PERIOD, "--format", "json"]).output)
     table = runner.invoke(main, ["report", *PERIOD]).output
@@ -157,6 +168,7 @@ def test_purge_deletes_what_is_older_than_the_retention(make_app: AppFactory, ru
     old.test_client().post("/cds-services/crs-patient-view", json=grade3_body("old"))
     recent = make_app()
     recent.test_client().post("/cds-services/crs-patient-view", json=grade3_body("recent"))
+    records_written()
 
     dry = runner.invoke(main, ["purge", "--dry-run"], env={"CRS_CDS_RETENTION_DAYS": "400"})
     done = runner.invoke(main, ["purge"], env={"CRS_CDS_RETENTION_DAYS": "400"})
@@ -174,12 +186,15 @@ def test_a_failed_call_is_answered_when_its_record_cannot_be_written(
     def fail(*_args: object) -> None:
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(CallRecords, "add", fail)
+    monkeypatch.setattr(writer, "write_rows", fail)
+    lost_before = lost_call_records()
 
     response = client.post("/cds-services/crs-patient-view", json={"hook": "patient-view"})
 
     assert response.status_code == 400
     assert response.json["error"]
+    records_written()
+    assert lost_call_records() == lost_before + 1
 
 
 @pytest.mark.parametrize("command", [["report"], ["codes", "report"], ["purge"]])

@@ -14,7 +14,7 @@ from service.cli import main
 from service.settings import BUNDLED_POLICY
 from service.storage.call_records import CallRecords
 from service.storage.models import CallRecord
-from tests.conftest import hook_body
+from tests.conftest import hook_body, records_written
 from tests.fhir_builders import NOW, RXNORM, at, bp, car_t, device, prefetch, qty, spo2, weight
 from tests.rollout.conftest import AppFactory
 
@@ -52,6 +52,7 @@ def call(app: Flask, instance: str) -> CallRecord:
     body = hook_body(prefetch=prefetch(observations, [car_t(hours_ago=96), local_tocilizumab(30)]))
     body["hookInstance"] = instance
     assert app.test_client().post("/cds-services/crs-patient-view", json=body).status_code == 200
+    records_written()
     records = CallRecords(app.extensions["crs_cds"].repository.engine).between(NOW, NOW + timedelta(seconds=1))
     return next(record for record in records if record.hook_instance == instance)
 

@@ -14,6 +14,7 @@ from flask import Flask
 from service.cli import main
 from service.storage.call_records import CallRecords
 from service.storage.models import CallRecord
+from tests.conftest import records_written
 from tests.fhir_builders import NOW
 from tests.rollout.conftest import AppFactory
 from tests.rollout_support import FixtureCall, fixture_call, fixture_rows
@@ -37,6 +38,7 @@ def post_all(app: Flask) -> list[dict[str, Any]]:
 
 
 def records_of_the_day(app: Flask) -> list[CallRecord]:
+    records_written()
     return CallRecords(app.extensions["crs_cds"].repository.engine).between(
         NOW.replace(hour=0), NOW + timedelta(hours=1)
     )
@@ -78,6 +80,7 @@ def test_the_report_shows_the_would_be_cards_by_grade_and_rule(make_app: AppFact
     )
     CallRecords(live.extensions["crs_cds"].repository.engine).purge(NOW.replace(year=NOW.year + 1))
     post_all(make_app(silent=("all",)))
+    records_written()
 
     result = runner.invoke(main, ["report", *PERIOD, "--format", "json"])
     text = runner.invoke(main, ["report", *PERIOD])

@@ -7,6 +7,7 @@ import json
 from click.testing import CliRunner
 
 from service.cli import main
+from tests.conftest import records_written
 from tests.rollout_week import FIRST_DAY, SILENT_DAYS, simulate
 
 WEEK = ["--from", FIRST_DAY.isoformat(), "--to", FIRST_DAY.replace(day=FIRST_DAY.day + 6).isoformat()]
@@ -14,6 +15,7 @@ WEEK = ["--from", FIRST_DAY.isoformat(), "--to", FIRST_DAY.replace(day=FIRST_DAY
 
 def test_a_simulated_week_reports_silent_and_live_days(database_url: str, runner: CliRunner) -> None:
     made = simulate(database_url, seed=15)
+    records_written()
 
     report = json.loads(runner.invoke(main, ["report", *WEEK, "--format", "json"]).output)
     live_only = json.loads(

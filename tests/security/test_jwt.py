@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import hook_body
+from tests.conftest import hook_body, records_written
 from tests.jwt_support import ISSUER, KID_EC, TEST_BASE, EhrKeys
 
 URL = "/cds-services/crs-patient-view"
@@ -107,6 +107,7 @@ def test_S2_jwt_failure_is_401_without_detail(
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert token not in caplog.text  # the reason is logged, never the token
     assert "authentication failed" in caplog.text
+    records_written()
     assert app.extensions["crs_cds"].repository.audit_rows() == []
 
 
@@ -125,6 +126,7 @@ def test_S2_replayed_jti_is_refused(app: Flask, ehr_keys: EhrKeys) -> None:
     replay = client.post(URL, json=hook_body(), headers={"Authorization": f"Bearer {token}"})
 
     assert (first.status_code, replay.status_code) == (200, 401)
+    records_written()
     assert len(app.extensions["crs_cds"].repository.audit_rows()) == 1  # nothing written twice
 
 
