@@ -21,6 +21,7 @@ from benchmarks.icu_stay import hook_request, icu_stay
 from benchmarks.run import app_at_anchor
 from service.cli import main
 from service.hooks import calls
+from service.storage.writer import flush_all
 from tests import fhir_builders
 
 
@@ -65,6 +66,7 @@ def figure_3() -> None:
     client = app.test_client()
     for _ in range(1000):
         client.post("/cds-services/crs-patient-view", data=body, content_type="application/json")
+    flush_all()  # the call records are written by the background writer (service.storage.writer)
     url = str(app.extensions["crs_cds"].repository.engine.url)
     day = fhir_builders.NOW.date()
     started = time.perf_counter()
