@@ -321,11 +321,11 @@ def device_support(concepts: list[Any], at: datetime, source: str, codes: Observ
     """The first coding of the concepts that names an oxygen device or room air, as oxygen support."""
     for concept in concepts:
         for coding in codings(concept):
-            device = codes.devices.get(f"{coding.get('system')}|{coding.get('code')}")
+            key = f"{coding.get('system')}|{coding.get('code')}"
+            device = codes.devices.get(key)
             if device is not None:
                 name = coding.get("display") if isinstance(coding.get("display"), str) else device
-                invasive = f"{coding.get('system')}|{coding.get('code')}" in codes.invasive
-                return OxygenSupport(at, device, str(name), None, None, source, invasive)
+                return OxygenSupport(at, device, str(name), None, None, source, key in codes.invasive)
     return None
 
 

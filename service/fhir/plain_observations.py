@@ -19,7 +19,7 @@ from typing import Any
 from service.crs.policy import Range
 from service.crs.timeline import BloodPressure, OxygenSupport, Spo2, Temperature, UnrecognisedCode, Weight
 from service.fhir import observations, units
-from service.fhir.fields import FhirResource, code_of, parse_instant
+from service.fhir.fields import FhirResource, parse_instant
 from service.fhir.observations import (
     READERS,
     USABLE_STATUSES,
@@ -63,13 +63,14 @@ class PlainReaders:
 
     def read(self, obs: FhirResource, out: ObservationRecords) -> bool:
         """Add what a plain Observation says to ``out`` and answer True; False: nothing added, read it in full."""
-        if code_of(obs.get("status")) not in USABLE_STATUSES:
+        status = obs.get("status")
+        if type(status) is not str or status not in USABLE_STATUSES:
             return False  # not a result: the general path skips it
         try:
             (coding,) = obs["code"]["coding"]
             key = coding["system"] + "|" + coding["code"]
             at = parse_instant(obs["effectiveDateTime"])
-            if at is None or ("component" in obs and _coded_component(obs["component"])):
+            if at is None:
                 return False
             source = f"Observation/{obs.get('id', '(no id)')}"
             if "valueCodeableConcept" in obs:
@@ -82,6 +83,8 @@ class PlainReaders:
             return False
         if key not in self.general:
             return self._unrecognised(obs, coding, key, out)
+        if "component" in obs and _coded_component(obs["component"]):
+            return False
         general, keys = self.general[key]
         general(obs, at, source, keys, self.codes, out)
         return True
@@ -137,9 +140,11 @@ class PlainReaders:
             out.oxygen.append(OxygenSupport(at, None, None, flow, None, source))
 
     def _components(self, components: object) -> list[tuple[str, FhirResource]]:
-        """(key, component) of each component, each with one plain coding (else NotPlain)."""
+        """(key, component) of each component, each with one plain coding and no coded value (else NotPlain)."""
         parts = []
         for part in components if isinstance(components, list) else ():
+            if "valueCodeableConcept" in part:
+                raise NotPlain  # perhaps an oxygen device (G-HYPOXIA): read in full
             (coding,) = part["code"]["coding"]
             key = coding["system"] + "|" + coding["code"]
             if key not in self.known and PADDED.search(key):
