@@ -31,6 +31,8 @@ from service.fhir.observations import (
 PADDED = re.compile(r"^\s|\s$|\s\||\|\s")  # coding_keys strips system and code: such a key is read in full
 NUMBERS = (int, float)
 Reader = Callable[[FhirResource, datetime, str, ObservationRecords], None]
+Slot = tuple[dict[str, units.Converter], Range | None]  # a component value's unit table and plausible range
+Roles = dict[str, tuple[int, ...]]
 
 
 class NotPlain(Exception):
@@ -46,6 +48,23 @@ class PlainReaders:
         readable = [(key, READERS[rank]) for key, rank in codes.reader_rank.items() if self._plain_key(key)]
         self.special = {key: found for key, reader in readable if (found := self._special(key, reader))}
         self.general = {key: (reader, {key}) for key, reader in readable if key not in self.special}
+        plausible = codes.plausible
+        self.bp_slots: tuple[Slot, ...] = (
+            (units.PRESSURE, plausible.systolic_mmhg),
+            (units.PRESSURE, plausible.mean_mmhg),
+            (units.PRESSURE, None),
+        )
+        self.bp_roles = self._roles((codes.systolic, codes.mean_arterial, codes.diastolic))
+        self.flow_slots: tuple[Slot, ...] = ((units.FLOW, plausible.flow_l_min),)
+        self.flow_roles = self._roles((codes.flow,), unread=codes.fio2)
+
+    def _roles(self, slot_codes: tuple[frozenset[str], ...], unread: frozenset[str] = frozenset()) -> Roles:
+        """Each component code's slots (-1: a component the short path does not read)."""
+        roles: Roles = {}
+        for slot, slot_keys in [*enumerate(slot_codes), *((-1, unread),)]:
+            for key in slot_keys & self.known:
+                roles[key] = (*roles.get(key, ()), slot)
+        return roles
 
     def _plain_key(self, key: str) -> bool:
         return key in self.known and key not in self.codes.baseline_items
@@ -121,50 +140,37 @@ class PlainReaders:
         out.weights.append(Weight(at, weight_kg, source))
 
     def _bp_panel(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
-        codes, plausible = self.codes, self.codes.plausible
-        parts = self._components(obs.get("component"))
-        systolic = _first_value(parts, codes.systolic, units.PRESSURE, plausible.systolic_mmhg)
-        mean = _first_value(parts, codes.mean_arterial, units.PRESSURE, plausible.mean_mmhg)
-        diastolic = _first_value(parts, codes.diastolic, units.PRESSURE, None)
+        systolic, mean, diastolic = self._component_values(obs.get("component"), self.bp_roles, self.bp_slots)
         if systolic is not None or mean is not None or diastolic is not None:
             out.blood_pressures.append(BloodPressure(at, systolic, mean, source, diastolic))
 
     def _spo2(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
         percent = _plain_number(obs.get("valueQuantity"), units.PERCENT, None)
-        parts = self._components(obs.get("component"))
-        if any(key in self.codes.fio2 for key, _part in parts):
-            raise NotPlain  # an FiO2 component: read in full
-        flow = _first_value(parts, self.codes.flow, units.FLOW, self.codes.plausible.flow_l_min)
+        (flow,) = self._component_values(obs.get("component"), self.flow_roles, self.flow_slots)
         out.spo2.append(Spo2(at, percent, source))
         if flow is not None:
             out.oxygen.append(OxygenSupport(at, None, None, flow, None, source))
 
-    def _components(self, components: object) -> list[tuple[str, FhirResource]]:
-        """(key, component) of each component, each with one plain coding and no coded value (else NotPlain)."""
-        parts = []
+    def _component_values(self, components: object, roles: Roles, slots: tuple[Slot, ...]) -> list[float | None]:
+        """One pass over the components: a slot takes the value of the first component with one of its codes,
+        as ``observations.component_value`` does. A component that is not plain raises NotPlain."""
+        values: list[float | None] = [None] * len(slots)
+        taken = [False] * len(slots)
         for part in components if isinstance(components, list) else ():
             if "valueCodeableConcept" in part:
                 raise NotPlain  # perhaps an oxygen device (G-HYPOXIA): read in full
             (coding,) = part["code"]["coding"]
             key = coding["system"] + "|" + coding["code"]
-            if key not in self.known and PADDED.search(key):
+            if key not in roles and key not in self.known and PADDED.search(key):
                 raise NotPlain
-            parts.append((key, part))
-        return parts
-
-
-def _first_value(
-    parts: list[tuple[str, FhirResource]],
-    wanted: frozenset[str],
-    table: dict[str, units.Converter],
-    valid: Range | None,
-) -> float | None:
-    """The value of the first component with a wanted code, as ``observations.component_value`` takes it."""
-    for key, part in parts:
-        if key in wanted:
-            quantity = part.get("valueQuantity")
-            return None if quantity is None else _plain_number(quantity, table, valid)
-    return None
+            for slot in roles.get(key, ()):
+                if slot < 0:
+                    raise NotPlain
+                if not taken[slot]:
+                    taken[slot] = True
+                    quantity = part.get("valueQuantity")
+                    values[slot] = None if quantity is None else _plain_number(quantity, *slots[slot])
+        return values
 
 
 def _plain_number(quantity: object, table: dict[str, units.Converter], valid: Range | None) -> float:
