@@ -85,7 +85,7 @@ def wrk(url: str, body: str, seconds: int = 15) -> dict[str, float]:
     )
     # Two connections keep both workers (and both cores) busy; more only queue behind the GIL and wrk itself.
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{os.environ.get('WRK_C', '2')}", f"-d{seconds}s", "--latency", "-s", str(script), url],  # noqa: S607
+        ["wrk", "-t1", "-c2", f"-d{seconds}s", "--latency", "-s", str(script), url],  # noqa: S607
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     throughput = re.search(r"Requests/sec:\s+([\d.]+)", output)
