@@ -81,23 +81,31 @@ def active_vasopressors(ctx: Episode, moment: datetime) -> tuple[Administration,
     return tuple(dose for dose in ctx.timeline.given(pressors, moment) if is_running(dose, moment, recent_end))
 
 
-def latest_blood_pressure(ctx: Episode, moment: datetime) -> BloodPressure | None:
+def any_vasopressor_running(ctx: Episode, moment: datetime) -> bool:
+    """``active_vasopressors(ctx, moment)`` is not empty: all the grade history asks of them."""
+    recent_end = ctx.hours(ctx.policy.support.vasopressor_recent_end_hours)
+    pressors = ctx.timeline.given(ctx.policy.drugs_with_role("vasopressor"), moment)
+    return any(is_running(dose, moment, recent_end) for dose in pressors)
+
+
+def latest_blood_pressure(ctx: Episode, moment: datetime, with_sources: bool = True) -> BloodPressure | None:
     """C3: the latest reading in 24 h with a systolic or mean pressure (a diastolic alone grades nothing).
 
     Readings at the same instant are merged (standalone SBP, DBP and MAP); with two of one kind the lowest
-    counts (R-TIES).
+    counts (R-TIES). ``with_sources=False``: the values alone, for the grade history (no evidence).
     """
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
-    same_time = ctx.timeline.blood_pressures.latest_all(moment, window, where=_grades_pressure)
-    if not same_time:
+    pressures = ctx.timeline.blood_pressures
+    latest = pressures.latest(moment, window, where=_grades_pressure)
+    if latest is None:
         return None
-    at = same_time[0].at
-    everything = ctx.timeline.blood_pressures.between(at, at)
+    at = latest.at
+    everything = pressures.between(at, at)
     return BloodPressure(
         at,
         _lowest(r.systolic_mmhg for r in everything),
         _lowest(r.mean_mmhg for r in everything),
-        ", ".join(sorted({r.source for r in everything})),
+        ", ".join(sorted({r.source for r in everything})) if with_sources else "",
         _lowest(r.diastolic_mmhg for r in everything),
     )
 
@@ -123,8 +131,11 @@ def mean_pressure(reading: BloodPressure, adult: bool) -> tuple[float | None, bo
     return reading.diastolic_mmhg + (reading.systolic_mmhg - reading.diastolic_mmhg) / 3, True
 
 
-def current_oxygen(ctx: Episode, moment: datetime) -> OxygenSupport | None:
-    """C3: the latest device documentation in 24 h, with the latest flow and FiO2 documented since it."""
+def current_oxygen(ctx: Episode, moment: datetime, with_sources: bool = True) -> OxygenSupport | None:
+    """C3: the latest device documentation in 24 h, with the latest flow and FiO2 documented since it.
+
+    ``with_sources=False``: the support alone, for the grade history (no evidence).
+    """
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
     timeline = ctx.timeline
     devices = timeline.oxygen_with("device").latest_all(moment, window)
@@ -143,7 +154,7 @@ def current_oxygen(ctx: Episode, moment: datetime) -> OxygenSupport | None:
         device_name=device.device_name if device else None,
         flow_l_min=flow.flow_l_min if flow else None,
         fio2_pct=fio2.fio2_pct if fio2 else None,
-        source=", ".join(sorted({record.source for record in found})),
+        source=", ".join(sorted({record.source for record in found})) if with_sources else "",
         invasive=device.invasive if device else False,
     )
 
