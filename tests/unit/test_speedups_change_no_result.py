@@ -325,3 +325,89 @@ def test_generated_charts_assess_the_same_as_before(resources: list[FhirResource
     assert fast[0] == reference[0]
     assert fast[1] == reference[1]
     assert fast[2] == reference[2]
+
+
+def _blood_pressure(hour: float, kind: str, value: float) -> FhirResource:
+    """A panel, or a standalone systolic, mean or diastolic pressure (a diastolic alone grades nothing)."""
+    if kind == "panel":
+        return b.bp(hour, value)
+    code = {"systolic": "8480-6", "mean": "8478-0", "diastolic": "8462-4"}[kind]
+    return b._obs((b.LOINC, code), hour, valueQuantity=b.qty(value, "mm[Hg]"))
+
+
+@st.composite
+def edge_chart(draw: st.DrawFn) -> list[FhirResource]:
+    """Sparse charts on a half-hour grid (ties between kinds are common): temperatures every 1 to 30 h (fever
+    unknown, febrile runs broken or kept by gaps near 24 h), standalone pressures, doses at the instant of a
+    fever, t0 after the first vitals."""
+    hours = draw(st.integers(min_value=12, max_value=110))
+    car_t_ago = max(1, hours - draw(st.sampled_from([36, 20, 6, 0, -200])))
+    resources = [b.patient(draw(st.sampled_from(BIRTH_DATES))), b.car_t(hours_ago=car_t_ago)]
+    half_hour = st.integers(0, hours * 2).map(lambda half: half / 2)
+    period = draw(st.sampled_from([1, 6, 12, 23.5, 24, 25, 30]))
+    for index in range(int(hours / period) + 1):
+        resources.append(b.temp(index * period, draw(st.sampled_from([36.8, 37.95, 38.0, 39.0, 39.0]))))
+    for _ in range(draw(st.integers(0, 30))):
+        kind = draw(st.sampled_from(["panel", "panel", "systolic", "mean", "diastolic"]))
+        resources.append(_blood_pressure(draw(half_hour), kind, draw(st.sampled_from([55, 64, 70, 85, 95, 120]))))
+    for _ in range(draw(st.integers(0, 8))):
+        hour = draw(half_hour)
+        kind = draw(st.sampled_from(["device", "flow", "fio2"]))
+        if kind == "device":
+            resources.append(b.device(hour, draw(st.sampled_from(DEVICES))))
+        else:
+            value = draw(st.sampled_from([0.0, 2.0, 8.0] if kind == "flow" else [21.0, 40.0]))
+            resources.append(b.flow(hour, value) if kind == "flow" else b.fio2(hour, value))
+    for _ in range(draw(st.integers(0, 8))):  # C2 waivers, tocilizumab
+        resources.append(b.given(draw(st.sampled_from(DRUGS)), draw(half_hour), dose=(10.0, "mg")))
+    for _ in range(draw(st.integers(0, 2))):
+        ended = draw(st.sampled_from([None, 0.5, 3.0]))
+        resources.append(
+            b.given(draw(st.sampled_from(PRESSORS)), draw(half_hour), ended_hours_ago=ended, running=ended is None)
+        )
+    for _ in range(draw(st.integers(0, 4))):
+        kind, value = draw(st.sampled_from([("ferritin", 12000.0), ("ferritin", 800.0), ("alt", 400.0)]))
+        resources.append(b.lab(kind, value, draw(half_hour)))
+    return resources
+
+
+def _afebrile_and_hypotensive_now(*resources: FhirResource) -> list[FhirResource]:
+    """Grade 2 at now only with a fever or a C2 waiver: the charts below decide between them at an edge."""
+    return [b.patient(), b.car_t(hours_ago=400), b.temp(0, 36.8), b.bp(0, 80), *resources]
+
+
+AT_THE_EDGES = (
+    _afebrile_and_hypotensive_now(b.temp(24, 39.0)),  # a fever exactly 24 h ago is in the window
+    _afebrile_and_hypotensive_now(b.temp(30, 39.0), b.given("dexamethasone", 30, dose=(10.0, "mg"))),  # not after
+    _afebrile_and_hypotensive_now(b.temp(210, 39.0), b.given("tocilizumab", 200, dose=(560.0, "mg"))),  # 14 days
+    _afebrile_and_hypotensive_now(b.temp(90, 39.0), b.given("dexamethasone", 80, dose=(10.0, "mg"))),  # over 72 h
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@for_all(edge_chart(), st.integers(min_value=-30 * 2, max_value=30 * 2))
+def test_the_escalation_scan_reads_the_managed_grade_at_every_event(
+    resources: list[FhirResource], half_hours: int
+) -> None:
+    """``managed_at_least_2`` and the febrile run at every event equal the full managed grade's reading."""
+    assert_the_scan_reads_as_before(resources, b.NOW + timedelta(minutes=30 * half_hours))
+
+
+@pytest.mark.parametrize(
+    "resources", AT_THE_EDGES, ids=("fever-24h-ago", "dose-at-fever", "il6-window", "steroid-window")
+)
+def test_the_escalation_scan_reads_edges_as_before(resources: list[FhirResource]) -> None:
+    assert_the_scan_reads_as_before(resources, b.NOW)
+
+
+def assert_the_scan_reads_as_before(resources: list[FhirResource], now: datetime) -> None:
+    timeline = b.TRANSLATOR.timeline(resources)
+    infusions = car_t_infusions(Episode(timeline, POLICY, None), now)
+    ctx = Episode(timeline, POLICY, infusions[0].at if infusions else None)
+    moments = event_times(ctx, now)
+
+    fast = [(escalation.managed_at_least_2(ctx, m), history.current_febrile_run(ctx, m)) for m in moments]
+    with reference_code():
+        reference = [(escalation.managed_at_least_2(ctx, m), history.current_febrile_run(ctx, m)) for m in moments]
+
+    assert fast == reference
