@@ -10,12 +10,13 @@ only the facts that answer it (no evidence, no full grade) with binary searches 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from service.crs.episode import Episode
 from service.crs.grading import GradeResult, classify_oxygen, grade_at, waiver_windows
-from service.crs.history import event_times, hlh_criteria, persistent_fever
+from service.crs.history import hlh_criteria, persistent_fever
 from service.crs.policy import Policy
 from service.crs.timeline import Administration
 from service.crs.vitals import (
@@ -27,6 +28,10 @@ from service.crs.vitals import (
     is_hypotensive,
     latest_blood_pressure,
 )
+
+LOWEST = datetime.min.replace(tzinfo=UTC)
+
+MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,8 @@ def no_improvement_after_tocilizumab(ctx: Episode, current: GradeResult, now: da
 def grade_at_dose(ctx: Episode, dose_at: datetime) -> int:
     """M-G2-ESCALATE: the latest known grade in the 24 h up to the dose; none known: 2, since the dose was
     given for managed grade >= 2 (an unknown grade never blocks escalation for ever)."""
-    window_start = dose_at - ctx.hours(24)
-    moments = [dose_at, *reversed([m for m in event_times(ctx, dose_at) if m >= window_start and m != dose_at])]
+    window = event_times_between(ctx, dose_at - ctx.hours(24), dose_at, dose_at)
+    moments = [dose_at, *reversed([m for m in window if m != dose_at])]
     for moment in moments:
         grade = grade_at(ctx, moment).comparable
         if grade is not None:
@@ -75,7 +80,7 @@ def last_rise_to_grade_2(ctx: Episode, now: datetime, stop_before: datetime | No
     caller needs the first dose after the rise), so the scan stops instead of reading the whole stay.
     """
     rise: datetime | None = None
-    for moment in reversed(event_times(ctx, now)):
+    for moment in events_backwards(ctx, now):
         at_least_2 = managed_at_least_2(ctx, moment)
         if at_least_2 is None:
             continue
@@ -85,6 +90,35 @@ def last_rise_to_grade_2(ctx: Episode, now: datetime, stop_before: datetime | No
         if stop_before is not None and moment < stop_before:
             return rise
     return rise
+
+
+def events_backwards(ctx: Episode, now: datetime) -> Iterator[datetime]:
+    """``history.event_times(ctx, now)`` newest first, found a stretch at a time (a day, then twice as long
+    each time): the scan usually stops within days, so a long stay is not gathered and sorted whole."""
+    high, span = now, timedelta(hours=24)
+    while True:
+        last = high - ctx.start <= span  # the last stretch reaches back past t0 (dose ends may lie before it)
+        low = LOWEST if last else high - span
+        yield from reversed(event_times_between(ctx, low, high, now))
+        if last:
+            return
+        high, span = low - MICROSECOND, span * 2
+
+
+def event_times_between(ctx: Episode, low: datetime, high: datetime, now: datetime) -> list[datetime]:
+    """The times of ``history.event_times(ctx, now)`` from ``low`` to ``high``, each instant as that function
+    gives it (the first record of the instant in the same order: temperatures, pressures, oxygen, doses)."""
+    timeline = ctx.timeline
+    since = max(low, ctx.start)
+    times = {r.at for r in timeline.temperatures.between(since, high)}
+    times |= {r.at for r in timeline.blood_pressures.between(since, high)}
+    times |= {r.at for r in timeline.oxygen.between(since, high)}
+    for dose in timeline.administrations.between(ctx.start, now):
+        if low <= dose.at <= high:
+            times.add(dose.at)
+        if dose.end is not None and dose.end <= now and low <= dose.end <= high:
+            times.add(dose.end)
+    return sorted(times)
 
 
 def managed_at_least_2(ctx: Episode, moment: datetime) -> bool | None:

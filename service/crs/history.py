@@ -163,14 +163,15 @@ def overdue_vitals(ctx: Episode, now: datetime) -> list[str]:
     """C4: each of temperature, blood pressure and SpO2 older than 4 h, or never measured since t0."""
     interval = ctx.hours(ctx.policy.freshness.vitals_interval_hours)
     start = ctx.start
+    timeline = ctx.timeline
     overdue = []
-    times: dict[str, tuple[datetime, ...]] = {
-        "temperature": tuple(r.at for r in ctx.timeline.temperatures.between(start, now)),
-        "blood pressure": tuple(r.at for r in ctx.timeline.blood_pressures.between(start, now)),
-        "SpO2": tuple(r.at for r in ctx.timeline.spo2.between(start, now)),
-    }
-    for name, measured in times.items():
-        if not measured or now - measured[-1] > interval:
+    for name, series in (
+        ("temperature", timeline.temperatures),
+        ("blood pressure", timeline.blood_pressures),
+        ("SpO2", timeline.spo2),
+    ):
+        latest = series.latest(now, within=now - start)  # the latest since t0, without a copy of all since
+        if latest is None or now - latest.at > interval:
             overdue.append(name)
     return overdue
 

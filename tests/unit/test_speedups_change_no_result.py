@@ -19,7 +19,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 from unittest import mock
@@ -112,6 +112,16 @@ def reference_latest_blood_pressure(ctx: Episode, moment: datetime, with_sources
     )
 
 
+def reference_grade_at_dose(ctx: Episode, dose_at: datetime) -> int:
+    window_start = dose_at - ctx.hours(24)
+    moments = [dose_at, *reversed([m for m in event_times(ctx, dose_at) if m >= window_start and m != dose_at])]
+    for moment in moments:
+        grade = grading.grade_at(ctx, moment).comparable
+        if grade is not None:
+            return grade
+    return 2
+
+
 def reference_current_oxygen(ctx: Episode, moment: datetime, with_sources: bool = True) -> OxygenSupport | None:
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
     oxygen = ctx.timeline.oxygen
@@ -184,6 +194,7 @@ def reference_code() -> Iterator[None]:
         mock.patch.object(Episode, "grades", property(lambda _self: {})),  # a memo that never remembers
         mock.patch.object(escalation, "last_rise_to_grade_2", reference_last_rise),
         mock.patch.object(escalation, "managed_at_least_2", reference_managed_at_least_2),
+        mock.patch.object(escalation, "grade_at_dose", reference_grade_at_dose),
         mock.patch.object(history, "current_febrile_run", reference_current_febrile_run),
         mock.patch.object(grading, "latest_blood_pressure", reference_latest_blood_pressure),
         mock.patch.object(vitals, "latest_blood_pressure", reference_latest_blood_pressure),
@@ -406,8 +417,70 @@ def assert_the_scan_reads_as_before(resources: list[FhirResource], now: datetime
     ctx = Episode(timeline, POLICY, infusions[0].at if infusions else None)
     moments = event_times(ctx, now)
 
+    backwards = list(escalation.events_backwards(ctx, now))
+    assert [(m, m.utcoffset()) for m in backwards] == [(m, m.utcoffset()) for m in reversed(moments)]
     fast = [(escalation.managed_at_least_2(ctx, m), history.current_febrile_run(ctx, m)) for m in moments]
     with reference_code():
         reference = [(escalation.managed_at_least_2(ctx, m), history.current_febrile_run(ctx, m)) for m in moments]
 
     assert fast == reference
+
+
+def test_the_scan_reads_each_instant_as_the_event_times_give_it() -> None:
+    """One instant charted in two zones (a timeline not from the translator): the same representative, and
+    stretches of the backwards walk neither lose nor repeat an event (dose ends before t0 included)."""
+    t0 = b.NOW - timedelta(days=20)
+    berlin = timezone(timedelta(hours=1))
+    times = [b.NOW - timedelta(hours=h) for h in (0, 23, 24, 25, 71, 200, 479)]
+    timeline = Timeline(
+        temperatures=Series.of([Temperature(at.astimezone(berlin), 38.5, f"t{i}") for i, at in enumerate(times)]),
+        blood_pressures=Series.of([BloodPressure(at, 80, None, f"b{i}") for i, at in enumerate(times)]),
+        administrations=Series.of(
+            [
+                Administration(
+                    "norepinephrine",
+                    b.NOW - timedelta(hours=5),
+                    t0 - timedelta(hours=3),
+                    "stopped",
+                    None,
+                    None,
+                    True,
+                    "ma-1",
+                )
+            ]
+        ),
+    )
+    ctx = Episode(timeline, POLICY, t0)
+
+    backwards = list(escalation.events_backwards(ctx, b.NOW))
+
+    expected = list(reversed(event_times(ctx, b.NOW)))
+    assert [(m, m.utcoffset()) for m in backwards] == [(m, m.utcoffset()) for m in expected]
+    assert len(expected) == len(times) + 2
+
+
+GRADE_AT_DOSE_CASES = {
+    "a grade 1 event 23.5 h before": ([b.bp(1, 120)], 1),
+    "the latest of two known": (  # grade 2 on oxygen 23.5 h before the dose, 1 at 10 h when it is 30 h old
+        [b.bp(1, 120), b.temp(60, 39.0), b.bp(60, 120), b.device(70, "nasal cannula"), b.given("filgrastim", 40)],
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize(("extra", "expected"), GRADE_AT_DOSE_CASES.values(), ids=GRADE_AT_DOSE_CASES.keys())
+def test_the_grade_at_the_dose_reads_its_24_hours_as_before(extra: list[FhirResource], expected: int) -> None:
+    """M-G2-ESCALATE with the grade at the dose unknown (blood pressure and oxygen older than 24 h): the latest
+    known grade in the 24 h before it, newest first; filgrastim doses are events without data of their own."""
+    labs = [b.lab(kind, value, hours) for hours in (2, 45, 60) for kind, value in (("ferritin", 12000), ("alt", 400))]
+    resources = [
+        *(b.patient(), b.car_t(hours_ago=200), b.weight(70)),
+        *(b.temp(70, 39.0), b.bp(70, 120), b.given("filgrastim", 53.5, dose=(480.0, "mg"))),
+        *(b.given("tocilizumab", 30, dose=(560.0, "mg")), b.temp(1, 39.0), *labs, *extra),
+    ]
+
+    fast, reference = both_ways(resources, [b.NOW])
+
+    assert fast == reference
+    escalation_evidence = [e for e in fast[1][0].evidence if e.rule == "M-G2-ESCALATE"]
+    assert [e.params["grade_at_dose"] for e in escalation_evidence] == [expected]
