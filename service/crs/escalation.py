@@ -15,18 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from service.crs.episode import Episode
-from service.crs.grading import GradeResult, classify_oxygen, grade_at, waiver_windows
+from service.crs.grading import GradeResult, grade_at, oxygen_class, waiver_windows
 from service.crs.history import hlh_criteria, persistent_fever
 from service.crs.policy import Policy
 from service.crs.timeline import Administration
 from service.crs.vitals import (
     age_in_years,
     any_vasopressor_running,
-    current_oxygen,
     first_fever_since_t0,
     hypotension_limits,
     is_hypotensive,
     latest_blood_pressure,
+    oxygen_records,
 )
 
 LOWEST = datetime.min.replace(tzinfo=UTC)
@@ -129,21 +129,37 @@ def managed_at_least_2(ctx: Episode, moment: datetime) -> bool | None:
     Not comparable (``GradeResult.comparable``): fever unknown, or blood pressure and oxygen both unknown.
     """
     fever = _fever(ctx, moment)
-    graded = fever is True or _waived(ctx, moment)  # C2 is read only without a fever, as ``grade_at`` does
-    pressors = any_vasopressor_running(ctx, moment)
-    if graded and pressors:
+    if fever is True or _waived(ctx, moment):  # C2 is read only without a fever, as ``grade_at`` does
+        return _graded_at_least_2(ctx, moment)
+    if persistent_fever(ctx, moment) is not None or hlh_criteria(ctx, moment) is not None:
         return True
-    hypotension = 3 if pressors else _hypotension(ctx, moment)
-    if graded and (hypotension or 0) >= 2:
+    if fever is None:
+        return None  # fever unknown: not comparable
+    return False if _support_known(ctx, moment) else None
+
+
+def _graded_at_least_2(ctx: Episode, moment: datetime) -> bool | None:
+    """With fever (or a waiver) the grade is the support class: 2 or more, else raised or not comparable."""
+    if any_vasopressor_running(ctx, moment):
+        return True
+    hypotension = _hypotension(ctx, moment)
+    if (hypotension or 0) >= 2:
         return True
     hypoxia = _hypoxia(ctx, moment)
-    if graded and (hypoxia or 0) >= 2:
+    if (hypoxia or 0) >= 2:
         return True
     if persistent_fever(ctx, moment) is not None or hlh_criteria(ctx, moment) is not None:
         return True
-    if (fever is None and not graded) or (hypotension is None and hypoxia is None):
-        return None
-    return False
+    return None if hypotension is None and hypoxia is None else False
+
+
+def _support_known(ctx: Episode, moment: datetime) -> bool:
+    """A hypotension class (a running vasopressor, or a blood pressure) or a hypoxia class is known."""
+    return (
+        any_vasopressor_running(ctx, moment)
+        or _hypotension(ctx, moment) is not None
+        or _hypoxia(ctx, moment) is not None
+    )
 
 
 def _fever(ctx: Episode, moment: datetime) -> bool | None:
@@ -184,7 +200,7 @@ def _longest_window(policy: Policy) -> timedelta:
 
 def _hypotension(ctx: Episode, moment: datetime) -> int | None:
     """``grading.hypotension_class`` without a running vasopressor: 2 below the limits, 0 above, None unknown."""
-    reading = latest_blood_pressure(ctx, moment, with_sources=False)
+    reading = latest_blood_pressure(ctx, moment)
     if reading is None:
         return None
     sbp_below, map_below = hypotension_limits(ctx.policy, age_in_years(ctx.timeline.birth_date, moment))
@@ -193,5 +209,8 @@ def _hypotension(ctx: Episode, moment: datetime) -> int | None:
 
 def _hypoxia(ctx: Episode, moment: datetime) -> int | None:
     """``grading.hypoxia_class``: the G-HYPOXIA class of the current oxygen support, None when undocumented."""
-    support = current_oxygen(ctx, moment, with_sources=False)
-    return None if support is None else classify_oxygen(support, ctx.policy)[0]
+    device, flow, fio2 = oxygen_records(ctx, moment)
+    if device is None and flow is None and fio2 is None:
+        return None
+    device_class = device.device if device else None
+    return oxygen_class(device_class, flow.flow_l_min if flow else None, fio2.fio2_pct if fio2 else None, ctx.policy)[0]

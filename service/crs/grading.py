@@ -13,7 +13,7 @@ from service.crs.assessment import Param
 from service.crs.episode import Episode
 from service.crs.evidence import Evidence
 from service.crs.policy import Policy
-from service.crs.timeline import Administration, BloodPressure, OxygenSupport
+from service.crs.timeline import Administration, BloodPressure, OxygenDeviceClass, OxygenSupport
 from service.crs.vitals import (
     active_vasopressors,
     age_in_years,
@@ -244,8 +244,14 @@ def hypoxia_class(ctx: Episode, moment: datetime) -> tuple[int | None, tuple[Evi
 
 def classify_oxygen(support: OxygenSupport, policy: Policy) -> tuple[int | None, str | None]:
     """G-HYPOXIA class of one documentation of oxygen support, and the flag it raises if any."""
+    return oxygen_class(support.device, support.flow_l_min, support.fio2_pct, policy)
+
+
+def oxygen_class(
+    device: OxygenDeviceClass | None, flow: float | None, fio2: float | None, policy: Policy
+) -> tuple[int | None, str | None]:
+    """``classify_oxygen`` of the device class, flow and FiO2 (the grade history reads no whole support)."""
     low_flow_max = policy.support.low_flow_max_l_min
-    flow, fio2, device = support.flow_l_min, support.fio2_pct, support.device
     if device == "positive-pressure":
         if fio2 is not None and fio2 <= policy.support.room_air_fio2_max_pct:
             return 0, "positive-pressure-without-oxygen"

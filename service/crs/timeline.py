@@ -210,7 +210,8 @@ class Series(Generic[T]):
         latest = self.latest(moment, within, where)
         if latest is None:
             return ()
-        return tuple(record for record in self.between(latest.at, latest.at) if where is None or where(record))
+        same_time = self.between(latest.at, latest.at)
+        return same_time if where is None else tuple(record for record in same_time if where(record))
 
 
 def _time_then_source(record: Timed) -> tuple[datetime, str]:

@@ -88,11 +88,11 @@ def any_vasopressor_running(ctx: Episode, moment: datetime) -> bool:
     return any(is_running(dose, moment, recent_end) for dose in pressors)
 
 
-def latest_blood_pressure(ctx: Episode, moment: datetime, with_sources: bool = True) -> BloodPressure | None:
+def latest_blood_pressure(ctx: Episode, moment: datetime) -> BloodPressure | None:
     """C3: the latest reading in 24 h with a systolic or mean pressure (a diastolic alone grades nothing).
 
     Readings at the same instant are merged (standalone SBP, DBP and MAP); with two of one kind the lowest
-    counts (R-TIES). ``with_sources=False``: the values alone, for the grade history (no evidence).
+    counts (R-TIES).
     """
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
     pressures = ctx.timeline.blood_pressures
@@ -101,11 +101,13 @@ def latest_blood_pressure(ctx: Episode, moment: datetime, with_sources: bool = T
         return None
     at = latest.at
     everything = pressures.between(at, at)
+    if len(everything) == 1:
+        return latest  # alone at its instant: the merge is the reading itself
     return BloodPressure(
         at,
         _lowest(r.systolic_mmhg for r in everything),
         _lowest(r.mean_mmhg for r in everything),
-        ", ".join(sorted({r.source for r in everything})) if with_sources else "",
+        ", ".join(sorted({r.source for r in everything})),
         _lowest(r.diastolic_mmhg for r in everything),
     )
 
@@ -131,20 +133,9 @@ def mean_pressure(reading: BloodPressure, adult: bool) -> tuple[float | None, bo
     return reading.diastolic_mmhg + (reading.systolic_mmhg - reading.diastolic_mmhg) / 3, True
 
 
-def current_oxygen(ctx: Episode, moment: datetime, with_sources: bool = True) -> OxygenSupport | None:
-    """C3: the latest device documentation in 24 h, with the latest flow and FiO2 documented since it.
-
-    ``with_sources=False``: the support alone, for the grade history (no evidence).
-    """
-    window = ctx.hours(ctx.policy.freshness.vitals_hours)
-    timeline = ctx.timeline
-    devices = timeline.oxygen_with("device").latest_all(moment, window)
-    device = max(devices, key=_support_rank) if devices else None  # R-TIES: the most supportive device
-    since = device.at if device else moment - window
-    flows = timeline.oxygen_with("flow_l_min").latest_all(moment, moment - since)
-    fio2s = timeline.oxygen_with("fio2_pct").latest_all(moment, moment - since)
-    flow = max(flows, key=lambda record: record.flow_l_min or 0) if flows else None
-    fio2 = max(fio2s, key=lambda record: record.fio2_pct or 0) if fio2s else None
+def current_oxygen(ctx: Episode, moment: datetime) -> OxygenSupport | None:
+    """C3: the latest device documentation in 24 h, with the latest flow and FiO2 documented since it."""
+    device, flow, fio2 = oxygen_records(ctx, moment)
     found = [record for record in (device, flow, fio2) if record is not None]
     if not found:
         return None
@@ -154,9 +145,26 @@ def current_oxygen(ctx: Episode, moment: datetime, with_sources: bool = True) ->
         device_name=device.device_name if device else None,
         flow_l_min=flow.flow_l_min if flow else None,
         fio2_pct=fio2.fio2_pct if fio2 else None,
-        source=", ".join(sorted({record.source for record in found})) if with_sources else "",
+        source=", ".join(sorted({record.source for record in found})),
         invasive=device.invasive if device else False,
     )
+
+
+OxygenRecords = tuple[OxygenSupport | None, OxygenSupport | None, OxygenSupport | None]
+
+
+def oxygen_records(ctx: Episode, moment: datetime) -> OxygenRecords:
+    """The records ``current_oxygen`` merges: (device, flow, FiO2), R-TIES: the most supportive of an instant."""
+    window = ctx.hours(ctx.policy.freshness.vitals_hours)
+    timeline = ctx.timeline
+    devices = timeline.oxygen_with("device").latest_all(moment, window)
+    device = max(devices, key=_support_rank) if devices else None
+    since = device.at if device else moment - window
+    flows = timeline.oxygen_with("flow_l_min").latest_all(moment, moment - since)
+    fio2s = timeline.oxygen_with("fio2_pct").latest_all(moment, moment - since)
+    flow = max(flows, key=lambda record: record.flow_l_min or 0) if flows else None
+    fio2 = max(fio2s, key=lambda record: record.fio2_pct or 0) if fio2s else None
+    return device, flow, fio2
 
 
 DEVICE_RANK = {"room-air": 0, "blow-by": 1, "nasal-cannula": 2, "high-flow": 3, "positive-pressure": 4}

@@ -96,7 +96,7 @@ def reference_current_febrile_run(ctx: Episode, now: datetime) -> tuple[Temperat
     return None if last < 0 else (ctx.fevers[starts[last]], ctx.fevers[last])
 
 
-def reference_latest_blood_pressure(ctx: Episode, moment: datetime, with_sources: bool = True) -> BloodPressure | None:
+def reference_latest_blood_pressure(ctx: Episode, moment: datetime) -> BloodPressure | None:
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
     same_time = ctx.timeline.blood_pressures.latest_all(moment, window, where=vitals._grades_pressure)
     if not same_time:
@@ -122,7 +122,7 @@ def reference_grade_at_dose(ctx: Episode, dose_at: datetime) -> int:
     return 2
 
 
-def reference_current_oxygen(ctx: Episode, moment: datetime, with_sources: bool = True) -> OxygenSupport | None:
+def reference_current_oxygen(ctx: Episode, moment: datetime) -> OxygenSupport | None:
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
     oxygen = ctx.timeline.oxygen
     devices = oxygen.latest_all(moment, window, where=lambda record: record.device is not None)
