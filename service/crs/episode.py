@@ -43,11 +43,8 @@ class Episode:
     def fevers(self) -> tuple[Temperature, ...]:
         """Every temperature >= the threshold since t0, in time order (computed once per assessment)."""
         threshold = self.policy.fever.threshold_c
-        return tuple(
-            t
-            for t in self.timeline.temperatures.between(self.start, datetime.max.replace(tzinfo=UTC))
-            if t.temp_c >= threshold
-        )
+        since = self.timeline.temperatures.between(self.start, datetime.max.replace(tzinfo=UTC))
+        return tuple([t for t in since if t.temp_c >= threshold])  # a list first: a patch charts one a minute
 
     @cached_property
     def grades(self) -> dict[tuple[datetime, object], GradeResult]:
@@ -56,7 +53,7 @@ class Episode:
 
     @cached_property
     def fever_times(self) -> tuple[datetime, ...]:
-        return tuple(t.at for t in self.fevers)
+        return tuple([t.at for t in self.fevers])
 
     def febrile_run_start(self, last: int) -> int:
         """The index of the first fever of the run holding fever ``last`` (M-G1-PERSISTENT: gaps < 24 h keep

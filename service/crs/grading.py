@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from service.crs.assessment import Param
 from service.crs.episode import Episode
@@ -26,6 +27,8 @@ from service.crs.vitals import (
     paused_infusions,
     running_inotropes,
 )
+
+_TEMP_C = attrgetter("temp_c")
 
 SUPPORT_CLASS_KEYS = ("fever", "hypotension", "hypoxia")
 
@@ -120,7 +123,7 @@ def fever_state(ctx: Episode, moment: datetime) -> tuple[bool | None, tuple[Evid
     readings = ctx.timeline.temperatures.between(moment - window, moment)
     if not readings:
         return None, ()
-    hottest = max(readings, key=lambda reading: reading.temp_c)
+    hottest = max(readings, key=_TEMP_C)  # the first of the hottest, as a lambda would pick
     febrile = hottest.temp_c >= ctx.policy.fever.threshold_c  # C1
     evidence = Evidence(
         "C1",
