@@ -250,8 +250,8 @@ class Timeline:
         """The oxygen records that document ``attribute``, in the same order (asked at every event)."""
         kept = self._oxygen_with.get(attribute)
         if kept is None:
-            records = tuple(record for record in self.oxygen.items if getattr(record, attribute) is not None)
-            kept = self._oxygen_with[attribute] = Series(records, tuple(record.at for record in records))
+            records = tuple(_DOCUMENTING[attribute](self.oxygen.items))
+            kept = self._oxygen_with[attribute] = Series(records, tuple([record.at for record in records]))
         return kept
 
     def given(self, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
@@ -261,3 +261,11 @@ class Timeline:
             kept = tuple(dose for dose in self.administrations.items if dose.drug in drugs)
             doses = self._given[drugs] = Series(kept, tuple(dose.at for dose in kept))
         return doses.up_to(up_to)
+
+
+# Built once per request over the whole stay: plain attribute reads in list comprehensions (no getattr).
+_DOCUMENTING: dict[str, Callable[[tuple[OxygenSupport, ...]], list[OxygenSupport]]] = {
+    "device": lambda records: [record for record in records if record.device is not None],
+    "flow_l_min": lambda records: [record for record in records if record.flow_l_min is not None],
+    "fio2_pct": lambda records: [record for record in records if record.fio2_pct is not None],
+}

@@ -84,8 +84,10 @@ def active_vasopressors(ctx: Episode, moment: datetime) -> tuple[Administration,
 def any_vasopressor_running(ctx: Episode, moment: datetime) -> bool:
     """``active_vasopressors(ctx, moment)`` is not empty: all the grade history asks of them."""
     recent_end = ctx.hours(ctx.policy.support.vasopressor_recent_end_hours)
-    pressors = ctx.timeline.given(ctx.policy.drugs_with_role("vasopressor"), moment)
-    return any(is_running(dose, moment, recent_end) for dose in pressors)
+    for dose in ctx.timeline.given(ctx.policy.drugs_with_role("vasopressor"), moment):
+        if is_running(dose, moment, recent_end):
+            return True
+    return False
 
 
 def latest_blood_pressure(ctx: Episode, moment: datetime) -> BloodPressure | None:
