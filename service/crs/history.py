@@ -51,7 +51,8 @@ def persistent_fever(ctx: Episode, now: datetime) -> tuple[Temperature, Temperat
 
 
 def event_times(ctx: Episode, now: datetime) -> list[datetime]:
-    """Times at which data changed since t0: the points where the grade history is re-run."""
+    """Times at which data changed since t0: the points of the grade history (``escalation`` walks them
+    backwards with ``events_backwards``, which gives the same instants)."""
     start = ctx.start
     timeline = ctx.timeline
     times = {r.at for r in timeline.temperatures.between(start, now)}
@@ -177,7 +178,7 @@ def overdue_vitals(ctx: Episode, now: datetime) -> list[str]:
 
 
 def grade_history(ctx: Episode, now: datetime) -> tuple[GradeResult, ...]:
-    """The ASTCT grade at each event time since t0 (``event_times``): what the escalation rule re-runs.
+    """The ASTCT grade at each event time since t0 (``event_times``), the events the escalation rule reads.
 
     Read-only accessor for views of the episode (the timeline page); adds no rule of its own.
     """
