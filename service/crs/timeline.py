@@ -10,6 +10,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Generic, Literal, Protocol, TypeVar
 
 OxygenDeviceClass = Literal["room-air", "blow-by", "nasal-cannula", "high-flow", "positive-pressure"]
@@ -19,6 +20,9 @@ AdministrationStatus = Literal["completed", "in-progress", "on-hold", "stopped"]
 class Timed(Protocol):
     @property
     def at(self) -> datetime: ...
+
+    @property
+    def source(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +182,8 @@ class Series(Generic[T]):
     @classmethod
     def of(cls, records: Sequence[T]) -> Series[T]:
         """Sorted by time, then by source (R-TIES: the order of the input never matters)."""
-        ordered = tuple(sorted(records, key=_time_then_source))
-        return cls(ordered, tuple(record.at for record in ordered))
+        ordered = tuple(sorted(records, key=_TIME_THEN_SOURCE))
+        return cls(ordered, tuple([record.at for record in ordered]))
 
     def up_to(self, moment: datetime) -> tuple[T, ...]:
         return self.items[: bisect_right(self._times, moment)]
@@ -214,8 +218,8 @@ class Series(Generic[T]):
         return same_time if where is None else tuple(record for record in same_time if where(record))
 
 
-def _time_then_source(record: Timed) -> tuple[datetime, str]:
-    return record.at, str(getattr(record, "source", ""))
+# Every record kind names its source (a string): the key is read in C, once per record of every request.
+_TIME_THEN_SOURCE = attrgetter("at", "source")
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ moment asked (no memo), the escalation rule's scan reading the full managed grad
 fever's run computed up front, blood pressures merged after a filtered look-up), the oxygen
 support found by filters over all oxygen records, the doses of a drug set filtered from all administrations
 at each question, the policy's role sets and waiver windows re-derived at each question, ``Series.latest``
-over a copy of the past, and in translation the per-Observation set unions, an uncached timestamp parser
-and the old coding readers.
+over a copy of the past, and in translation the per-Observation set unions, an uncached timestamp parser,
+the old coding readers and the series sorted by a Python key.
 Every fixture in ``fhir_fixtures/`` and a generated sample of multi-day charts are translated and assessed
 both ways; the timelines, the full assessments and the grade history (with the escalation scan's
 "managed grade >= 2" at every event) must be equal. The generated charts hold what the grade history reads:
@@ -17,7 +17,7 @@ tocilizumab doses, vasopressors running, ended and paused, oxygen devices, flows
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -49,6 +49,11 @@ POLICY = b.POLICY
 
 def reference_given(self: Timeline, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
     return tuple(dose for dose in self.administrations.up_to(up_to) if dose.drug in drugs)
+
+
+def reference_series_of(cls: type[Series[Any]], records: Sequence[Any]) -> Series[Any]:
+    ordered = tuple(sorted(records, key=lambda record: (record.at, str(getattr(record, "source", "")))))
+    return cls(ordered, tuple(record.at for record in ordered))
 
 
 def reference_latest(
@@ -190,6 +195,7 @@ def reference_code() -> Iterator[None]:
     patches = (
         mock.patch.object(Timeline, "given", reference_given),
         mock.patch.object(Series, "latest", reference_latest),
+        mock.patch.object(Series, "of", classmethod(reference_series_of)),
         mock.patch.object(Policy, "derived", reference_derived),
         mock.patch.object(Episode, "grades", property(lambda _self: {})),  # a memo that never remembers
         mock.patch.object(escalation, "last_rise_to_grade_2", reference_last_rise),
