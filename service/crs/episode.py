@@ -3,6 +3,7 @@ infusion (t0), with the facts computed once per assessment."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -23,7 +24,7 @@ LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 class Episode:
     """The CAR T episode every rule reads: the data, the policy and the first infusion (t0, None if not given).
 
-    Facts computed once per assessment (fevers since t0, febrile runs, grades by moment) are cached here.
+    Facts computed once per assessment (fevers since t0, grades by moment) are cached here.
     """
 
     timeline: Timeline
@@ -42,11 +43,8 @@ class Episode:
     def fevers(self) -> tuple[Temperature, ...]:
         """Every temperature >= the threshold since t0, in time order (computed once per assessment)."""
         threshold = self.policy.fever.threshold_c
-        return tuple(
-            t
-            for t in self.timeline.temperatures.between(self.start, datetime.max.replace(tzinfo=UTC))
-            if t.temp_c >= threshold
-        )
+        since = self.timeline.temperatures.between(self.start, datetime.max.replace(tzinfo=UTC))
+        return tuple([t for t in since if t.temp_c >= threshold])  # a list first: a patch charts one a minute
 
     @cached_property
     def grades(self) -> dict[tuple[datetime, object], GradeResult]:
@@ -55,17 +53,21 @@ class Episode:
 
     @cached_property
     def fever_times(self) -> tuple[datetime, ...]:
-        return tuple(t.at for t in self.fevers)
+        return tuple([t.at for t in self.fevers])
 
-    @cached_property
-    def febrile_run_starts(self) -> tuple[int, ...]:
-        """For each fever, the index of the first fever of its run (M-G1-PERSISTENT: gaps < 24 h keep a run)."""
-        gap = timedelta(hours=self.policy.management.febrile_run_gap_hours)
-        starts: list[int] = []
-        for index, fever in enumerate(self.fevers):
-            continues = index > 0 and fever.at - self.fevers[index - 1].at < gap
-            starts.append(starts[-1] if continues else index)
-        return tuple(starts)
+    def febrile_run_start(self, last: int) -> int:
+        """The index of the first fever of the run holding fever ``last`` (M-G1-PERSISTENT: gaps < 24 h keep
+        a run going).
+
+        Every fever less than a gap before a fever of the run is in the run too (each gap between them is
+        shorter), so the walk back jumps a whole gap at a time instead of visiting each fever of a long run.
+        """
+        gap = _hours(self.policy.management.febrile_run_gap_hours)
+        times = self.fever_times
+        index = last
+        while (earliest := bisect_right(times, times[index] - gap)) < index:
+            index = earliest
+        return index
 
 
 @lru_cache(maxsize=64)

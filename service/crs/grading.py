@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from service.crs.assessment import Param
 from service.crs.episode import Episode
 from service.crs.evidence import Evidence
 from service.crs.policy import Policy
-from service.crs.timeline import Administration, BloodPressure, OxygenSupport
+from service.crs.timeline import Administration, BloodPressure, OxygenDeviceClass, OxygenSupport
 from service.crs.vitals import (
     active_vasopressors,
     age_in_years,
@@ -26,6 +27,8 @@ from service.crs.vitals import (
     paused_infusions,
     running_inotropes,
 )
+
+_TEMP_C = attrgetter("temp_c")
 
 SUPPORT_CLASS_KEYS = ("fever", "hypotension", "hypoxia")
 
@@ -120,7 +123,7 @@ def fever_state(ctx: Episode, moment: datetime) -> tuple[bool | None, tuple[Evid
     readings = ctx.timeline.temperatures.between(moment - window, moment)
     if not readings:
         return None, ()
-    hottest = max(readings, key=lambda reading: reading.temp_c)
+    hottest = max(readings, key=_TEMP_C)  # the first of the hottest, as a lambda would pick
     febrile = hottest.temp_c >= ctx.policy.fever.threshold_c  # C1
     evidence = Evidence(
         "C1",
@@ -244,8 +247,14 @@ def hypoxia_class(ctx: Episode, moment: datetime) -> tuple[int | None, tuple[Evi
 
 def classify_oxygen(support: OxygenSupport, policy: Policy) -> tuple[int | None, str | None]:
     """G-HYPOXIA class of one documentation of oxygen support, and the flag it raises if any."""
+    return oxygen_class(support.device, support.flow_l_min, support.fio2_pct, policy)
+
+
+def oxygen_class(
+    device: OxygenDeviceClass | None, flow: float | None, fio2: float | None, policy: Policy
+) -> tuple[int | None, str | None]:
+    """``classify_oxygen`` of the device class, flow and FiO2 (the grade history reads no whole support)."""
     low_flow_max = policy.support.low_flow_max_l_min
-    flow, fio2, device = support.flow_l_min, support.fio2_pct, support.device
     if device == "positive-pressure":
         if fio2 is not None and fio2 <= policy.support.room_air_fio2_max_pct:
             return 0, "positive-pressure-without-oxygen"

@@ -1,9 +1,9 @@
-"""Rules that look back over time: scope (C0), febrile runs, escalation, HLH, ICANS, monitoring (C4)."""
+"""Rules that look back over time: scope (C0), febrile runs, the managed grade history (read by
+``escalation``), HLH, ICANS, monitoring (C4)."""
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.crs.assessment import Note, note
@@ -35,7 +35,7 @@ def current_febrile_run(ctx: Episode, now: datetime) -> tuple[Temperature, Tempe
     last = bisect_right(ctx.fever_times, now) - 1
     if last < 0:
         return None
-    return ctx.fevers[ctx.febrile_run_starts[last]], ctx.fevers[last]
+    return ctx.fevers[ctx.febrile_run_start(last)], ctx.fevers[last]
 
 
 def persistent_fever(ctx: Episode, now: datetime) -> tuple[Temperature, Temperature] | None:
@@ -51,7 +51,8 @@ def persistent_fever(ctx: Episode, now: datetime) -> tuple[Temperature, Temperat
 
 
 def event_times(ctx: Episode, now: datetime) -> list[datetime]:
-    """Times at which data changed since t0: the points where the grade history is re-run."""
+    """Times at which data changed since t0: the points of the grade history (``escalation`` walks them
+    backwards with ``events_backwards``, which gives the same instants)."""
     start = ctx.start
     timeline = ctx.timeline
     times = {r.at for r in timeline.temperatures.between(start, now)}
@@ -79,76 +80,6 @@ def managed_grade_at(ctx: Episode, moment: datetime) -> int | None:
     if managed >= 2:
         return managed
     return None if result.comparable is None else managed
-
-
-def managed_at_least_2(ctx: Episode, moment: datetime) -> bool | None:
-    """``managed_grade_at(ctx, moment) >= 2`` (None when that is None), all the escalation rule asks of it.
-
-    An ASTCT grade of 2 or more already answers it: the fever and HLH rules only ever raise the managed
-    grade, so they are read only below 2 (they cost as much as the grade itself at every event).
-    """
-    if (grade_at(ctx, moment).grade or 0) >= 2:
-        return True
-    managed = managed_grade_at(ctx, moment)
-    return None if managed is None else managed >= 2
-
-
-def last_rise_to_grade_2(ctx: Episode, now: datetime, stop_before: datetime | None = None) -> datetime | None:
-    """M-G2-ESCALATE: when the managed grade last rose to >= 2; null grades neither break nor start a rise.
-
-    The grade history is re-run backwards from now. ``stop_before`` (the first dose): once the current
-    stretch of managed grade >= 2 reaches back before it, an earlier rise cannot change the answer (the
-    caller needs the first dose after the rise), so the scan stops instead of re-running the whole stay.
-    """
-    rise: datetime | None = None
-    for moment in reversed(event_times(ctx, now)):
-        at_least_2 = managed_at_least_2(ctx, moment)
-        if at_least_2 is None:
-            continue
-        if not at_least_2:
-            return rise
-        rise = moment
-        if stop_before is not None and moment < stop_before:
-            return rise
-    return rise
-
-
-@dataclass(frozen=True)
-class Escalation:
-    reference_dose: Administration
-    grade_at_dose: int
-
-
-def no_improvement_after_tocilizumab(ctx: Episode, current: GradeResult, now: datetime) -> Escalation | None:
-    """M-G2-ESCALATE: first tocilizumab dose after the managed grade last rose to >= 2, given >= 24 h ago,
-    and the grade now not lower than at that dose. An unknown grade now does not escalate."""
-    grade_now = current.comparable
-    if grade_now is None:
-        return None
-    tocilizumab = ctx.policy.drugs_with_role("tocilizumab")
-    doses = ctx.timeline.given(tocilizumab, now)
-    if not doses or now - doses[0].at < ctx.hours(ctx.policy.management.no_improvement_hours):
-        return None
-    rise = last_rise_to_grade_2(ctx, now, stop_before=doses[0].at)
-    reference = next((dose for dose in doses if rise is not None and dose.at >= rise), None)
-    if reference is None or now - reference.at < ctx.hours(ctx.policy.management.no_improvement_hours):
-        return None
-    grade_then = grade_at_dose(ctx, reference.at)
-    if grade_now < grade_then:
-        return None  # improvement compares ASTCT grades
-    return Escalation(reference, grade_then)
-
-
-def grade_at_dose(ctx: Episode, dose_at: datetime) -> int:
-    """M-G2-ESCALATE: the latest known grade in the 24 h up to the dose; none known: 2, since the dose was
-    given for managed grade >= 2 (an unknown grade never blocks escalation for ever)."""
-    window_start = dose_at - ctx.hours(24)
-    moments = [dose_at, *reversed([m for m in event_times(ctx, dose_at) if m >= window_start and m != dose_at])]
-    for moment in moments:
-        grade = grade_at(ctx, moment).comparable
-        if grade is not None:
-            return grade
-    return 2
 
 
 LOWER_IS_WORSE = frozenset({"anc"})
@@ -233,20 +164,21 @@ def overdue_vitals(ctx: Episode, now: datetime) -> list[str]:
     """C4: each of temperature, blood pressure and SpO2 older than 4 h, or never measured since t0."""
     interval = ctx.hours(ctx.policy.freshness.vitals_interval_hours)
     start = ctx.start
+    timeline = ctx.timeline
     overdue = []
-    times: dict[str, tuple[datetime, ...]] = {
-        "temperature": tuple(r.at for r in ctx.timeline.temperatures.between(start, now)),
-        "blood pressure": tuple(r.at for r in ctx.timeline.blood_pressures.between(start, now)),
-        "SpO2": tuple(r.at for r in ctx.timeline.spo2.between(start, now)),
-    }
-    for name, measured in times.items():
-        if not measured or now - measured[-1] > interval:
+    for name, series in (
+        ("temperature", timeline.temperatures),
+        ("blood pressure", timeline.blood_pressures),
+        ("SpO2", timeline.spo2),
+    ):
+        latest = series.latest(now, within=now - start)  # the latest since t0, without a copy of all since
+        if latest is None or now - latest.at > interval:
             overdue.append(name)
     return overdue
 
 
 def grade_history(ctx: Episode, now: datetime) -> tuple[GradeResult, ...]:
-    """The ASTCT grade at each event time since t0 (``event_times``): what the escalation rule re-runs.
+    """The ASTCT grade at each event time since t0 (``event_times``), the events the escalation rule reads.
 
     Read-only accessor for views of the episode (the timeline page); adds no rule of its own.
     """

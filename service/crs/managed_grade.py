@@ -7,10 +7,11 @@ from datetime import datetime
 
 from service.crs.assessment import Param
 from service.crs.episode import Episode
+from service.crs.escalation import no_improvement_after_tocilizumab
 from service.crs.evidence import Evidence
 from service.crs.findings import Findings
 from service.crs.grading import GradeResult
-from service.crs.history import ORGAN_LABS, hlh_criteria, no_improvement_after_tocilizumab, persistent_fever
+from service.crs.history import ORGAN_LABS, hlh_criteria, persistent_fever
 from service.crs.timeline import LabResult
 
 HlhFinding = tuple[LabResult, list[LabResult]]

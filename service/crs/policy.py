@@ -299,7 +299,7 @@ class Policy(FrozenModel):
 
     def drugs_with_role(self, role: DrugRole) -> frozenset[str]:
         # The rules ask this thousands of times per grade history; a frozen policy answers the same each time.
-        return self.derived(("role", role), lambda p: frozenset(k for k, drug in p.drugs.items() if role in drug.roles))
+        return self.derived("roles", _drugs_by_role).get(role, _NO_DRUGS)
 
     def has_role(self, drug_key: str, role: DrugRole) -> bool:
         drug = self.drugs.get(drug_key)
@@ -307,3 +307,11 @@ class Policy(FrozenModel):
 
 
 _DERIVED: dict[tuple[int, object], tuple[Policy, object]] = {}
+
+_NO_DRUGS: frozenset[str] = frozenset()
+
+
+def _drugs_by_role(policy: Policy) -> dict[str, frozenset[str]]:
+    """Every role's drug keys at once (one table lookup per question, no closure built per question)."""
+    roles = {role for drug in policy.drugs.values() for role in drug.roles}
+    return {role: frozenset(k for k, drug in policy.drugs.items() if role in drug.roles) for role in roles}

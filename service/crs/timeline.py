@@ -10,6 +10,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Generic, Literal, Protocol, TypeVar
 
 OxygenDeviceClass = Literal["room-air", "blow-by", "nasal-cannula", "high-flow", "positive-pressure"]
@@ -19,6 +20,9 @@ AdministrationStatus = Literal["completed", "in-progress", "on-hold", "stopped"]
 class Timed(Protocol):
     @property
     def at(self) -> datetime: ...
+
+    @property
+    def source(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +182,8 @@ class Series(Generic[T]):
     @classmethod
     def of(cls, records: Sequence[T]) -> Series[T]:
         """Sorted by time, then by source (R-TIES: the order of the input never matters)."""
-        ordered = tuple(sorted(records, key=_time_then_source))
-        return cls(ordered, tuple(record.at for record in ordered))
+        ordered = tuple(sorted(records, key=_TIME_THEN_SOURCE))
+        return cls(ordered, tuple([record.at for record in ordered]))
 
     def up_to(self, moment: datetime) -> tuple[T, ...]:
         return self.items[: bisect_right(self._times, moment)]
@@ -210,11 +214,12 @@ class Series(Generic[T]):
         latest = self.latest(moment, within, where)
         if latest is None:
             return ()
-        return tuple(record for record in self.between(latest.at, latest.at) if where is None or where(record))
+        same_time = self.between(latest.at, latest.at)
+        return same_time if where is None else tuple(record for record in same_time if where(record))
 
 
-def _time_then_source(record: Timed) -> tuple[datetime, str]:
-    return record.at, str(getattr(record, "source", ""))
+# Every record kind names its source (a string): the key is read in C, once per record of every request.
+_TIME_THEN_SOURCE = attrgetter("at", "source")
 
 
 @dataclass(frozen=True)
@@ -249,8 +254,8 @@ class Timeline:
         """The oxygen records that document ``attribute``, in the same order (asked at every event)."""
         kept = self._oxygen_with.get(attribute)
         if kept is None:
-            records = tuple(record for record in self.oxygen.items if getattr(record, attribute) is not None)
-            kept = self._oxygen_with[attribute] = Series(records, tuple(record.at for record in records))
+            records = tuple(_DOCUMENTING[attribute](self.oxygen.items))
+            kept = self._oxygen_with[attribute] = Series(records, tuple([record.at for record in records]))
         return kept
 
     def given(self, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
@@ -260,3 +265,11 @@ class Timeline:
             kept = tuple(dose for dose in self.administrations.items if dose.drug in drugs)
             doses = self._given[drugs] = Series(kept, tuple(dose.at for dose in kept))
         return doses.up_to(up_to)
+
+
+# Built once per request over the whole stay: plain attribute reads in list comprehensions (no getattr).
+_DOCUMENTING: dict[str, Callable[[tuple[OxygenSupport, ...]], list[OxygenSupport]]] = {
+    "device": lambda records: [record for record in records if record.device is not None],
+    "flow_l_min": lambda records: [record for record in records if record.flow_l_min is not None],
+    "fio2_pct": lambda records: [record for record in records if record.fio2_pct is not None],
+}

@@ -81,6 +81,15 @@ def active_vasopressors(ctx: Episode, moment: datetime) -> tuple[Administration,
     return tuple(dose for dose in ctx.timeline.given(pressors, moment) if is_running(dose, moment, recent_end))
 
 
+def any_vasopressor_running(ctx: Episode, moment: datetime) -> bool:
+    """``active_vasopressors(ctx, moment)`` is not empty: all the grade history asks of them."""
+    recent_end = ctx.hours(ctx.policy.support.vasopressor_recent_end_hours)
+    for dose in ctx.timeline.given(ctx.policy.drugs_with_role("vasopressor"), moment):
+        if is_running(dose, moment, recent_end):
+            return True
+    return False
+
+
 def latest_blood_pressure(ctx: Episode, moment: datetime) -> BloodPressure | None:
     """C3: the latest reading in 24 h with a systolic or mean pressure (a diastolic alone grades nothing).
 
@@ -88,11 +97,14 @@ def latest_blood_pressure(ctx: Episode, moment: datetime) -> BloodPressure | Non
     counts (R-TIES).
     """
     window = ctx.hours(ctx.policy.freshness.vitals_hours)
-    same_time = ctx.timeline.blood_pressures.latest_all(moment, window, where=_grades_pressure)
-    if not same_time:
+    pressures = ctx.timeline.blood_pressures
+    latest = pressures.latest(moment, window, where=_grades_pressure)
+    if latest is None:
         return None
-    at = same_time[0].at
-    everything = ctx.timeline.blood_pressures.between(at, at)
+    at = latest.at
+    everything = pressures.between(at, at)
+    if len(everything) == 1:
+        return latest  # alone at its instant: the merge is the reading itself
     return BloodPressure(
         at,
         _lowest(r.systolic_mmhg for r in everything),
@@ -125,15 +137,7 @@ def mean_pressure(reading: BloodPressure, adult: bool) -> tuple[float | None, bo
 
 def current_oxygen(ctx: Episode, moment: datetime) -> OxygenSupport | None:
     """C3: the latest device documentation in 24 h, with the latest flow and FiO2 documented since it."""
-    window = ctx.hours(ctx.policy.freshness.vitals_hours)
-    timeline = ctx.timeline
-    devices = timeline.oxygen_with("device").latest_all(moment, window)
-    device = max(devices, key=_support_rank) if devices else None  # R-TIES: the most supportive device
-    since = device.at if device else moment - window
-    flows = timeline.oxygen_with("flow_l_min").latest_all(moment, moment - since)
-    fio2s = timeline.oxygen_with("fio2_pct").latest_all(moment, moment - since)
-    flow = max(flows, key=lambda record: record.flow_l_min or 0) if flows else None
-    fio2 = max(fio2s, key=lambda record: record.fio2_pct or 0) if fio2s else None
+    device, flow, fio2 = oxygen_records(ctx, moment)
     found = [record for record in (device, flow, fio2) if record is not None]
     if not found:
         return None
@@ -146,6 +150,23 @@ def current_oxygen(ctx: Episode, moment: datetime) -> OxygenSupport | None:
         source=", ".join(sorted({record.source for record in found})),
         invasive=device.invasive if device else False,
     )
+
+
+OxygenRecords = tuple[OxygenSupport | None, OxygenSupport | None, OxygenSupport | None]
+
+
+def oxygen_records(ctx: Episode, moment: datetime) -> OxygenRecords:
+    """The records ``current_oxygen`` merges: (device, flow, FiO2), R-TIES: the most supportive of an instant."""
+    window = ctx.hours(ctx.policy.freshness.vitals_hours)
+    timeline = ctx.timeline
+    devices = timeline.oxygen_with("device").latest_all(moment, window)
+    device = max(devices, key=_support_rank) if devices else None
+    since = device.at if device else moment - window
+    flows = timeline.oxygen_with("flow_l_min").latest_all(moment, moment - since)
+    fio2s = timeline.oxygen_with("fio2_pct").latest_all(moment, moment - since)
+    flow = max(flows, key=lambda record: record.flow_l_min or 0) if flows else None
+    fio2 = max(fio2s, key=lambda record: record.fio2_pct or 0) if fio2s else None
+    return device, flow, fio2
 
 
 DEVICE_RANK = {"room-air": 0, "blow-by": 1, "nasal-cannula": 2, "high-flow": 3, "positive-pressure": 4}

@@ -1,18 +1,24 @@
 """Issue 13: the speed-ups change no clinical result.
 
 The oracle is the straightforward code the speed-ups replaced, kept here: the grade re-computed at every
-moment asked (no memo), the escalation rule's scan reading the full managed grade at each event, the oxygen
+moment asked (no memo), the escalation rule's scan reading the full managed grade at each event (and every
+fever's run computed up front, blood pressures merged after a filtered look-up), the oxygen
 support found by filters over all oxygen records, the doses of a drug set filtered from all administrations
 at each question, the policy's role sets and waiver windows re-derived at each question, ``Series.latest``
-over a copy of the past, and in translation the per-Observation set unions, an uncached timestamp parser
-and the old coding readers.
+over a copy of the past, and in translation the per-Observation set unions, an uncached timestamp parser,
+the old coding readers and the series sorted by a Python key.
 Every fixture in ``fhir_fixtures/`` and a generated sample of multi-day charts are translated and assessed
-both ways; the timelines and the full assessments must be equal.
+both ways; the timelines, the full assessments and the grade history (with the escalation scan's
+"managed grade >= 2" at every event) must be equal. The generated charts hold what the grade history reads:
+ties at one instant, stretches without temperatures or without blood pressure and oxygen, vitals before t0,
+tocilizumab doses, vasopressors running, ended and paused, oxygen devices, flows and FiO2, children's ages.
+``test_escalation_scan_changes_no_result`` reads the escalation scan against the same oracle at its edges.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,13 +30,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import given as for_all
 from hypothesis import strategies as st
 
-from service.crs import grading, history, vitals
+from service.crs import escalation, grading, history, vitals
 from service.crs.assessment import Assessment
 from service.crs.engine import assess
 from service.crs.episode import Episode
 from service.crs.history import car_t_infusions, event_times, grade_history, managed_grade_at
 from service.crs.policy import Policy
-from service.crs.timeline import Administration, OxygenSupport, Series, Timeline
+from service.crs.timeline import Administration, BloodPressure, OxygenSupport, Series, Temperature, Timeline
 from service.fhir import fields, observations
 from service.fhir.fields import FhirResource, codings
 from service.fhir.observations import ObservationCodes
@@ -44,6 +50,11 @@ POLICY = b.POLICY
 
 def reference_given(self: Timeline, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
     return tuple(dose for dose in self.administrations.up_to(up_to) if dose.drug in drugs)
+
+
+def reference_series_of(cls: type[Series[Any]], records: Sequence[Any]) -> Series[Any]:
+    ordered = tuple(sorted(records, key=lambda record: (record.at, str(getattr(record, "source", "")))))
+    return cls(ordered, tuple(record.at for record in ordered))
 
 
 def reference_latest(
@@ -73,6 +84,48 @@ def reference_last_rise(ctx: Episode, now: datetime, stop_before: datetime | Non
         if stop_before is not None and moment < stop_before:
             return rise
     return rise
+
+
+def reference_managed_at_least_2(ctx: Episode, moment: datetime) -> bool | None:
+    managed = managed_grade_at(ctx, moment)
+    return None if managed is None else managed >= 2
+
+
+def reference_current_febrile_run(ctx: Episode, now: datetime) -> tuple[Temperature, Temperature] | None:
+    """Each fever's run start computed over all fevers, as the episode once cached them."""
+    gap = timedelta(hours=ctx.policy.management.febrile_run_gap_hours)
+    starts: list[int] = []
+    for index, fever in enumerate(ctx.fevers):
+        continues = index > 0 and fever.at - ctx.fevers[index - 1].at < gap
+        starts.append(starts[-1] if continues else index)
+    last = bisect_right(ctx.fever_times, now) - 1
+    return None if last < 0 else (ctx.fevers[starts[last]], ctx.fevers[last])
+
+
+def reference_latest_blood_pressure(ctx: Episode, moment: datetime) -> BloodPressure | None:
+    window = ctx.hours(ctx.policy.freshness.vitals_hours)
+    same_time = ctx.timeline.blood_pressures.latest_all(moment, window, where=vitals._grades_pressure)
+    if not same_time:
+        return None
+    at = same_time[0].at
+    everything = ctx.timeline.blood_pressures.between(at, at)
+    return BloodPressure(
+        at,
+        vitals._lowest(r.systolic_mmhg for r in everything),
+        vitals._lowest(r.mean_mmhg for r in everything),
+        ", ".join(sorted({r.source for r in everything})),
+        vitals._lowest(r.diastolic_mmhg for r in everything),
+    )
+
+
+def reference_grade_at_dose(ctx: Episode, dose_at: datetime) -> int:
+    window_start = dose_at - ctx.hours(24)
+    moments = [dose_at, *reversed([m for m in event_times(ctx, dose_at) if m >= window_start and m != dose_at])]
+    for moment in moments:
+        grade = grading.grade_at(ctx, moment).comparable
+        if grade is not None:
+            return grade
+    return 2
 
 
 def reference_current_oxygen(ctx: Episode, moment: datetime) -> OxygenSupport | None:
@@ -143,9 +196,15 @@ def reference_code() -> Iterator[None]:
     patches = (
         mock.patch.object(Timeline, "given", reference_given),
         mock.patch.object(Series, "latest", reference_latest),
+        mock.patch.object(Series, "of", classmethod(reference_series_of)),
         mock.patch.object(Policy, "derived", reference_derived),
         mock.patch.object(Episode, "grades", property(lambda _self: {})),  # a memo that never remembers
-        mock.patch.object(history, "last_rise_to_grade_2", reference_last_rise),
+        mock.patch.object(escalation, "last_rise_to_grade_2", reference_last_rise),
+        mock.patch.object(escalation, "managed_at_least_2", reference_managed_at_least_2),
+        mock.patch.object(escalation, "grade_at_dose", reference_grade_at_dose),
+        mock.patch.object(history, "current_febrile_run", reference_current_febrile_run),
+        mock.patch.object(grading, "latest_blood_pressure", reference_latest_blood_pressure),
+        mock.patch.object(vitals, "latest_blood_pressure", reference_latest_blood_pressure),
         mock.patch.object(grading, "current_oxygen", reference_current_oxygen),
         mock.patch.object(vitals, "current_oxygen", reference_current_oxygen),
         mock.patch.object(fields, "_instant", fields._instant.__wrapped__),
@@ -166,7 +225,8 @@ def history_at(timeline: Timeline, now: datetime) -> tuple[object, ...]:
     ctx = Episode(timeline, POLICY, infusions[0].at if infusions else None)
     moments = event_times(ctx, now)
     managed = tuple(managed_grade_at(ctx, moment) for moment in reversed(moments))
-    return grade_history(ctx, now), managed, history.last_rise_to_grade_2(ctx, now)
+    at_least_2 = tuple(escalation.managed_at_least_2(ctx, moment) for moment in reversed(moments))
+    return grade_history(ctx, now), managed, at_least_2, escalation.last_rise_to_grade_2(ctx, now)
 
 
 Outcome = tuple[Timeline, list[Assessment], list[tuple[object, ...]]]
@@ -210,27 +270,58 @@ def test_every_fixture_assesses_the_same_as_before(path: Path) -> None:
 
 DRUGS = ["tocilizumab", "dexamethasone", "methylprednisolone", "acetaminophen", "anakinra"]
 PRESSORS = ["norepinephrine", "vasopressin", "phenylephrine", "epinephrine", "dobutamine"]
-DEVICES = ["room air", "nasal cannula", "high-flow nasal cannula", "non-rebreather", "BiPAP mask"]
+DEVICES = ["room air", "nasal cannula", "blow-by", "high-flow nasal cannula", "non-rebreather", "BiPAP mask"]
+
+
+BIRTH_DATES = ["1970-01-01", None, "2019-11-20", "2012-06-30"]  # adult, age unknown, child limits
 
 
 @st.composite
 def hourly_chart(draw: st.DrawFn) -> list[FhirResource]:
-    """Days of vitals with gaps, oxygen changes, doses, infusions starting, stopping and pausing, labs."""
+    """Days of vitals with gaps, ties at one instant, oxygen changes, doses, infusions starting, stopping and
+    pausing, labs: what the grade history reads at each event."""
     hours = draw(st.integers(min_value=6, max_value=120))
-    resources = [b.patient(), b.car_t(hours_ago=hours + draw(st.integers(0, 600))), b.weight(70)]
+    car_t_ago = draw(st.integers(max(1, hours - 40), hours + 600))  # some vitals before t0
+    resources = [b.patient(draw(st.sampled_from(BIRTH_DATES))), b.car_t(hours_ago=car_t_ago), b.weight(70)]
+    no_temperature = _blackout(draw, hours)  # fever unknown: no temperature in 24 h
+    no_support = _blackout(draw, hours)  # blood pressure and oxygen unknown: not comparable
     for whole_hour in range(hours):
         hour = whole_hour + draw(st.sampled_from([0.0, 0.25, 0.5]))  # moments off the hour, some shared
-        if draw(st.integers(0, 4)):
-            resources.append(b.temp(hour, draw(st.sampled_from([36.5, 37.9, 38.0, 38.6, 39.4]))))
-        if draw(st.integers(0, 3)):
-            resources.append(b.bp(hour, draw(st.integers(min_value=60, max_value=130))))
-        if not draw(st.integers(0, 5)):
-            resources.append(b.device(hour, draw(st.sampled_from(DEVICES))))
-        if not draw(st.integers(0, 6)):
-            resources.append(b.spo2(hour, 92, flow_l_min=draw(st.sampled_from([None, 2.0, 8.0]))))
+        resources += _vitals(draw, hour, whole_hour not in no_temperature, whole_hour not in no_support)
+    resources += _doses(draw, hours)
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(["ferritin", "alt", "creatinine", "crp", "anc"]))
+        value = draw(st.sampled_from([0.3, 1.2, 80.0, 400.0, 12000.0]))
+        resources.append(b.lab(kind, value, draw(st.integers(0, hours))))
+    return resources
+
+
+def _blackout(draw: st.DrawFn, hours: int) -> range:
+    start = draw(st.integers(0, hours))
+    return range(start, start + draw(st.sampled_from([0, 6, 30, 60])))
+
+
+def _vitals(draw: st.DrawFn, hour: float, temperature: bool, support: bool) -> list[FhirResource]:
+    resources = []
+    for _ in range(draw(st.sampled_from([0, 1, 1, 1, 2])) if temperature else 0):  # two: a tie at one instant
+        resources.append(b.temp(hour, draw(st.sampled_from([36.5, 37.9, 38.0, 38.6, 39.4]))))
+    for _ in range(draw(st.sampled_from([0, 1, 1, 2])) if support else 0):
+        resources.append(b.bp(hour, draw(st.integers(min_value=60, max_value=130))))
+    if support and not draw(st.integers(0, 5)):
+        resources.append(b.device(hour, draw(st.sampled_from(DEVICES))))
+    if support and not draw(st.integers(0, 6)):
+        flow, fio2 = draw(st.sampled_from([(None, None), (2.0, None), (8.0, None), (None, 21.0), (None, 40.0)]))
+        resources.append(b.spo2(hour, 92, flow_l_min=flow, fio2=fio2))
+    return resources
+
+
+def _doses(draw: st.DrawFn, hours: int) -> list[FhirResource]:
+    resources = []
     for _ in range(draw(st.integers(0, 8))):
         dose = (draw(st.sampled_from([8.0, 560.0, 10.0, 650.0])), "mg")
         resources.append(b.given(draw(st.sampled_from(DRUGS)), draw(st.integers(0, hours)), dose=dose))
+    for _ in range(draw(st.integers(0, 2))):  # the escalation rule's scan runs back to the first dose
+        resources.append(b.given("tocilizumab", draw(st.integers(24, max(24, hours))), dose=(560.0, "mg")))
     for _ in range(draw(st.integers(0, 4))):
         start = draw(st.integers(1, hours))
         status = draw(st.sampled_from(["running", "ended", "on-hold"]))
@@ -241,10 +332,6 @@ def hourly_chart(draw: st.DrawFn) -> list[FhirResource]:
             resources.append(b.given(drug, start, ended_hours_ago=draw(st.integers(0, start))))
         else:
             resources.append(b.given(drug, start, running=True) | {"status": "on-hold"})
-    for _ in range(draw(st.integers(0, 6))):
-        kind = draw(st.sampled_from(["ferritin", "alt", "creatinine", "crp", "anc"]))
-        value = draw(st.sampled_from([0.3, 1.2, 80.0, 400.0, 12000.0]))
-        resources.append(b.lab(kind, value, draw(st.integers(0, hours))))
     return resources
 
 
