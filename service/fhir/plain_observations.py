@@ -93,7 +93,7 @@ class PlainReaders:
                 return False
             source = f"Observation/{obs.get('id', '(no id)')}"
             if "valueCodeableConcept" in obs:
-                return self._device(obs, key, at, source, out)
+                return self._device(obs, coding, key, at, source, out)
             special = self.special.get(key)
             if special is not None:
                 special(obs, at, source, out)  # adds its record last: nothing is added when it raises
@@ -108,23 +108,28 @@ class PlainReaders:
         general(obs, at, source, keys, self.codes, out)
         return True
 
-    def _unlisted(self, obs: FhirResource, key: str) -> bool:
-        """No policy list names the code (and it is not padded, or it might once trimmed); no components."""
+    def _unlisted(self, obs: FhirResource, coding: FhirResource, key: str) -> bool:
+        """No policy list names the code, as the general path reads it (system and code trimmed: a padded
+        code is left to it); no components."""
         codes = self.codes
-        listed = key in codes.reader_rank or key in codes.baseline_items or PADDED.search(key)
-        return not listed and "component" not in obs
+        system, code = coding["system"], coding["code"]
+        trimmed = system == system.strip() and code == code.strip()
+        listed = key in codes.reader_rank or key in codes.baseline_items
+        return trimmed and not listed and "component" not in obs
 
-    def _device(self, obs: FhirResource, key: str, at: datetime, source: str, out: ObservationRecords) -> bool:
+    def _device(
+        self, obs: FhirResource, coding: FhirResource, key: str, at: datetime, source: str, out: ObservationRecords
+    ) -> bool:
         """G-HYPOXIA: an oxygen device or room air charted as the coded value of an otherwise unlisted code."""
         support = device_support([obs["valueCodeableConcept"]], at, source, self.codes)
-        if support is None or not self._unlisted(obs, key):
+        if support is None or not self._unlisted(obs, coding, key):
             return False
         out.oxygen.append(support)
         return True
 
     def _unrecognised(self, obs: FhirResource, coding: FhirResource, key: str, out: ObservationRecords) -> bool:
         """R-UNIDENTIFIED for a code no policy list names; a padded or baseline-panel code is read in full."""
-        if not self._unlisted(obs, key):
+        if not self._unlisted(obs, coding, key):
             return False
         display = coding.get("display")
         text = display if isinstance(display, str) else None
