@@ -68,8 +68,10 @@ class Translator:
         """
         chart = unique_resources(resources)
         reading = _Reading(self, {**included_medications(chart), **(medications or {})})
+        read_plain, observations = self.plain.read, reading.observations  # looked up once: hundreds of calls
         for resource in chart:
-            reading.add(resource)
+            if resource.get("resourceType") != "Observation" or not read_plain(resource, observations):
+                reading.add(resource)
         drafts = [order for resource in draft_orders for order in self.order(resource, reading.medications)]
         return reading.assemble(drafts)
 
@@ -129,10 +131,10 @@ class _Reading:
     patient: FhirResource | None = None
 
     def add(self, resource: FhirResource) -> None:
+        """A resource the short path (``PlainReaders``) has not read."""
         kind = resource.get("resourceType")
         if kind == "Observation":
-            if not self.translator.plain.read(resource, self.observations):
-                read_observation(resource, self.translator.codes, self.observations)
+            read_observation(resource, self.translator.codes, self.observations)
         elif kind == "MedicationAdministration":
             given = [
                 self._plausible(resource, dose) for dose in self.translator.administration(resource, self.medications)
