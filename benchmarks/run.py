@@ -7,7 +7,8 @@
    every minute, posted straight into the WSGI app as gunicorn's worker does (``wsgi_post``): median service
    time / median json.loads+dumps of the same body, both under a served worker's
    garbage-collector settings (targets: 1 day <= 2x, 7 days <= 1.5x, the patch chart <= 1.5x, 30 days within
-   10 % of the 7-day ratio: a flat cost per resource).
+   10 % of the 7-day ratio: a flat cost per resource); and, measured, 7 days with a minute-by-minute patch over
+   the 100 h since tocilizumab (the escalation scan reads the managed grade at every one of those events).
 2. Over HTTP (gunicorn 2 workers x 2 threads, wrk 2 connections), a 72-hour prefetch: the service's
    throughput / that of a parse-only endpoint served with the same gunicorn options (``benchmarks.served``),
    both served at once and measured in three alternating 5 s runs each,
@@ -99,29 +100,34 @@ def in_process_ratio(resources: list[dict[str, Any]], repeat: int) -> tuple[floa
 
 def figure_1() -> None:
     fhir_builders.NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-    charts = (
+    patch_after_doses = with_temperature_patch(icu_stay(24 * 7), 100)
+    charts: tuple[tuple[str, str, list[dict[str, Any]], int, float | str], ...] = (
         ("1a", "1 day", icu_stay(24), 60, 2.0),
         ("1b", "7 days", icu_stay(24 * 7), 30, 1.5),
-        ("1c", "30 days", icu_stay(24 * 30), 10, None),
+        ("1c", "30 days", icu_stay(24 * 30), 10, "flat"),
         ("1d", "3 days + a temperature patch reading every minute", with_temperature_patch(icu_stay(72), 72), 10, 1.5),
+        ("1e", "7 days + a minute-by-minute patch over the 100 h since tocilizumab", patch_after_doses, 5, "measured"),
     )
     ratios: dict[str, float] = {}
     for number, name, resources, repeat, limit in charts:
         ratio, service, roundtrip = in_process_ratio(resources, repeat)
         ratios[number] = ratio
-        if limit is None:
-            drift = ratio / ratios["1b"] - 1
-            target = f"target within 10 % of 1b: {drift:+.0%} {verdict(abs(drift) <= 0.10)}" + (
-                "; downward: cheaper per resource than 1b, no growth with chart size" if drift < -0.10 else ""
-            )
-        else:
-            target = f"target <= {limit}x {verdict(ratio <= limit)}"
         report(
             f"{number}. in-process patient-view, {name} ({len(resources)} resources)",
             f"{ratio:.2f}x json.loads+dumps (median {service * 1000:.1f} ms vs {roundtrip * 1000:.1f} ms; "
             f"{service / len(resources) * 1e6:.1f} us per resource)",
-            target,
+            _figure_1_target(limit, ratio, ratios),
         )
+
+
+def _figure_1_target(limit: float | str, ratio: float, ratios: dict[str, float]) -> str:
+    if limit == "measured":  # the escalation scan at every event of a long stretch after a dose
+        return "measured"
+    if limit == "flat":
+        drift = ratio / ratios["1b"] - 1
+        downward = "; downward: cheaper per resource than 1b, no growth with chart size" if drift < -0.10 else ""
+        return f"target within 10 % of 1b: {drift:+.0%} {verdict(abs(drift) <= 0.10)}{downward}"
+    return f"target <= {limit}x {verdict(ratio <= float(limit))}"
 
 
 def verdict(met: bool) -> str:
