@@ -11,6 +11,7 @@ every fixture and on generated Observations.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -25,14 +26,15 @@ from service.fhir.observations import (
     USABLE_STATUSES,
     ObservationCodes,
     ObservationRecords,
-    device_support,
 )
 
 PADDED = re.compile(r"^\s|\s$|\s\||\|\s")  # coding_keys strips system and code: such a key is read in full
 NUMBERS = (int, float)
 Reader = Callable[[FhirResource, datetime, str, ObservationRecords], None]
-Slot = tuple[dict[str, units.Converter], Range | None]  # a component value's unit table and plausible range
-Roles = dict[str, tuple[int, ...]]
+Bounds = tuple[float, float]  # a plausible range as two numbers: compared inline, no method call per value
+ANY_VALUE: Bounds = (-math.inf, math.inf)  # no plausible range (values are finite here: see _plain_number)
+Slot = tuple[int, dict[str, units.Converter], Bounds]  # a component value's place, unit table and plausible range
+Roles = dict[str, tuple[Slot, ...]]  # a component code's slots
 
 
 class NotPlain(Exception):
@@ -48,22 +50,28 @@ class PlainReaders:
         readable = [(key, READERS[rank]) for key, rank in codes.reader_rank.items() if self._plain_key(key)]
         self.special = {key: found for key, reader in readable if (found := self._special(key, reader))}
         self.general = {key: (reader, {key}) for key, reader in readable if key not in self.special}
+        self.listed = codes.reader_rank.keys() | codes.baseline_items.keys()
         plausible = codes.plausible
-        self.bp_slots: tuple[Slot, ...] = (
-            (units.PRESSURE, plausible.systolic_mmhg),
-            (units.PRESSURE, plausible.mean_mmhg),
-            (units.PRESSURE, None),
-        )
-        self.bp_roles = self._roles((codes.systolic, codes.mean_arterial, codes.diastolic))
-        self.flow_slots: tuple[Slot, ...] = ((units.FLOW, plausible.flow_l_min),)
-        self.flow_roles = self._roles((codes.flow,), unread=codes.fio2)
+        self.temperature_c, self.weight_kg = _bounds(plausible.temperature_c), _bounds(plausible.weight_kg)
+        pressure = (units.PRESSURE, units.PRESSURE, units.PRESSURE)
+        bp_bounds = (_bounds(plausible.systolic_mmhg), _bounds(plausible.mean_mmhg), ANY_VALUE)
+        self.bp_roles = self._roles((codes.systolic, codes.mean_arterial, codes.diastolic), pressure, bp_bounds)
+        self.flow_roles = self._roles((codes.flow,), (units.FLOW,), (_bounds(plausible.flow_l_min),), codes.fio2)
 
-    def _roles(self, slot_codes: tuple[frozenset[str], ...], unread: frozenset[str] = frozenset()) -> Roles:
-        """Each component code's slots (-1: a component the short path does not read)."""
+    def _roles(
+        self,
+        slot_codes: tuple[frozenset[str], ...],
+        tables: tuple[dict[str, units.Converter], ...],
+        bounds: tuple[Bounds, ...],
+        unread: frozenset[str] = frozenset(),
+    ) -> Roles:
+        """Each component code's slots, with the unit table and range of each (-1: a component the short path
+        does not read)."""
         roles: Roles = {}
-        for slot, slot_keys in [*enumerate(slot_codes), *((-1, unread),)]:
+        slots = [(index, tables[index], bounds[index]) for index in range(len(slot_codes))]
+        for (index, table, valid), slot_keys in [*zip(slots, slot_codes, strict=True), ((-1, {}, ANY_VALUE), unread)]:
             for key in slot_keys & self.known:
-                roles[key] = (*roles.get(key, ()), slot)
+                roles[key] = (*roles.get(key, ()), (index, table, valid))
         return roles
 
     def _plain_key(self, key: str) -> bool:
@@ -82,10 +90,9 @@ class PlainReaders:
 
     def read(self, obs: FhirResource, out: ObservationRecords) -> bool:
         """Add what a plain Observation says to ``out`` and answer True; False: nothing added, read it in full."""
-        status = obs.get("status")
-        if type(status) is not str or status not in USABLE_STATUSES:
-            return False  # not a result: the general path skips it
         try:
+            if obs["status"] not in USABLE_STATUSES:  # an unhashable status raises TypeError: read in full
+                return False  # not a result: the general path skips it
             (coding,) = obs["code"]["coding"]
             key = coding["system"] + "|" + coding["code"]
             at = parse_instant(obs["effectiveDateTime"])
@@ -111,20 +118,23 @@ class PlainReaders:
     def _unlisted(self, obs: FhirResource, coding: FhirResource, key: str) -> bool:
         """No policy list names the code, as the general path reads it (system and code trimmed: a padded
         code is left to it); no components."""
-        codes = self.codes
         system, code = coding["system"], coding["code"]
         trimmed = system == system.strip() and code == code.strip()
-        listed = key in codes.reader_rank or key in codes.baseline_items
-        return trimmed and not listed and "component" not in obs
+        return trimmed and key not in self.listed and "component" not in obs
 
     def _device(
         self, obs: FhirResource, coding: FhirResource, key: str, at: datetime, source: str, out: ObservationRecords
     ) -> bool:
-        """G-HYPOXIA: an oxygen device or room air charted as the coded value of an otherwise unlisted code."""
-        support = device_support([obs["valueCodeableConcept"]], at, source, self.codes)
-        if support is None or not self._unlisted(obs, coding, key):
+        """G-HYPOXIA: an oxygen device or room air charted as the one coding of the coded value of an otherwise
+        unlisted code, read as ``observations.device_support`` reads it."""
+        (value,) = obs["valueCodeableConcept"]["coding"]
+        value_key = value["system"] + "|" + value["code"]
+        device = self.codes.devices.get(value_key)
+        if device is None or not self._unlisted(obs, coding, key):
             return False
-        out.oxygen.append(support)
+        display = value.get("display")
+        name = display if isinstance(display, str) else device
+        out.oxygen.append(OxygenSupport(at, device, name, None, None, source, value_key in self.codes.invasive))
         return True
 
     def _unrecognised(self, obs: FhirResource, coding: FhirResource, key: str, out: ObservationRecords) -> bool:
@@ -137,63 +147,71 @@ class PlainReaders:
         return True
 
     def _temperature(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
-        temp_c = _plain_number(obs.get("valueQuantity"), units.TEMPERATURE, self.codes.plausible.temperature_c)
+        temp_c = _plain_number(obs.get("valueQuantity"), units.TEMPERATURE, self.temperature_c)
         out.temperatures.append(Temperature(at, temp_c, source))
 
     def _weight(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
-        weight_kg = _plain_number(obs.get("valueQuantity"), units.WEIGHT, self.codes.plausible.weight_kg)
+        weight_kg = _plain_number(obs.get("valueQuantity"), units.WEIGHT, self.weight_kg)
         out.weights.append(Weight(at, weight_kg, source))
 
     def _bp_panel(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
-        systolic, mean, diastolic = self._component_values(obs.get("component"), self.bp_roles, self.bp_slots)
+        systolic, mean, diastolic = self._component_values(obs.get("component"), self.bp_roles, 3)
         if systolic is not None or mean is not None or diastolic is not None:
             out.blood_pressures.append(BloodPressure(at, systolic, mean, source, diastolic))
 
     def _spo2(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
-        percent = _plain_number(obs.get("valueQuantity"), units.PERCENT, None)
-        (flow,) = self._component_values(obs.get("component"), self.flow_roles, self.flow_slots)
+        percent = _plain_number(obs.get("valueQuantity"), units.PERCENT, ANY_VALUE)
+        (flow,) = self._component_values(obs.get("component"), self.flow_roles, 1)
         out.spo2.append(Spo2(at, percent, source))
         if flow is not None:
             out.oxygen.append(OxygenSupport(at, None, None, flow, None, source))
 
-    def _component_values(self, components: object, roles: Roles, slots: tuple[Slot, ...]) -> list[float | None]:
+    def _component_values(self, components: object, roles: Roles, count: int) -> list[float | None]:
         """One pass over the components: a slot takes the value of the first component with one of its codes,
         as ``observations.component_value`` does. A component that is not plain raises NotPlain."""
-        values: list[float | None] = [None] * len(slots)
-        taken = [False] * len(slots)
+        values: list[float | None] = [None] * count
+        taken = [False] * count
         for part in components if isinstance(components, list) else ():
             if "valueCodeableConcept" in part:
                 raise NotPlain  # perhaps an oxygen device (G-HYPOXIA): read in full
             (coding,) = part["code"]["coding"]
             key = coding["system"] + "|" + coding["code"]
-            if key not in roles and key not in self.known and PADDED.search(key):
-                raise NotPlain
-            for slot in roles.get(key, ()):
+            slots = roles.get(key)
+            if slots is None:
+                if key not in self.known and PADDED.search(key):
+                    raise NotPlain
+                continue
+            for slot, table, bounds in slots:
                 if slot < 0:
                     raise NotPlain
                 if not taken[slot]:
                     taken[slot] = True
                     quantity = part.get("valueQuantity")
-                    values[slot] = None if quantity is None else _plain_number(quantity, *slots[slot])
+                    values[slot] = None if quantity is None else _plain_number(quantity, table, bounds)
         return values
 
 
-def _plain_number(quantity: object, table: dict[str, units.Converter], valid: Range | None) -> float:
+def _plain_number(quantity: object, table: dict[str, units.Converter], bounds: Bounds) -> float:
     """The Quantity's value in the table's unit when it is plain: a number, a known UCUM ``code``, no
-    comparator, plausible. Anything else raises NotPlain: the general readers read and report it."""
-    if not isinstance(quantity, dict) or "comparator" in quantity:
+    comparator, plausible. Anything else raises NotPlain: the general readers read and report it. (A ``code``
+    that is not text is in no table; an unhashable one raises TypeError, which ``read`` takes as not plain.)"""
+    if type(quantity) is not dict or "comparator" in quantity:
         raise NotPlain
     number: Any = quantity.get("value")
-    unit = quantity.get("code")
-    if type(number) not in NUMBERS or type(unit) is not str or not -units.ABSURD < number < units.ABSURD:
+    if type(number) not in NUMBERS or not -units.ABSURD < number < units.ABSURD:
         raise NotPlain
+    unit: Any = quantity.get("code")
     converter = table.get(unit)
     if converter is None:
         raise NotPlain
     value = converter(float(number))
-    if valid is not None and not valid.holds(value):
+    if not bounds[0] <= value <= bounds[1]:
         raise NotPlain
     return value
+
+
+def _bounds(valid: Range) -> Bounds:
+    return (valid.low, valid.high)
 
 
 def _coded_component(components: object) -> bool:

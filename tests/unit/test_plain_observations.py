@@ -108,13 +108,28 @@ def codings(draw: st.DrawFn) -> list[Any]:
     return [dict(zip(("system", "code"), draw(SYSTEM_CODE), strict=True)) for _ in range(count)]
 
 
+DEVICE_CODINGS = [dict(zip(("system", "code"), key.split("|", 1), strict=True)) for key in sorted(CODES.devices)]
+assert not CODES.invasive.isdisjoint(CODES.devices)  # invasive devices are among those drawn
+
+
+@st.composite
+def coded_values(draw: st.DrawFn) -> Any:
+    """A coded value: a device (invasive or not, with or without a display), two codings, odd codings."""
+    device = dict(draw(st.sampled_from(DEVICE_CODINGS)))
+    if draw(st.booleans()):
+        device["display"] = draw(st.sampled_from(["nasal cannula", "", 7]))
+    odd = draw(st.sampled_from([{"system": b.SNOMED, "code": "26412008"}, {"code": "x"}, {"system": 1, "code": "2"}]))
+    coding = draw(st.sampled_from([[device], [device], [odd], [odd, device], [device, odd], ["x"], []]))
+    return draw(st.sampled_from([{"coding": coding}, {"coding": coding}, {"text": "?"}, [coding], "x"]))
+
+
 @st.composite
 def components(draw: st.DrawFn) -> list[Any]:
     parts: list[Any] = []
     for _ in range(draw(st.integers(0, 3))):
         part: dict[str, Any] = {"code": {"coding": codings(draw)}, "valueQuantity": draw(quantities())}
         if draw(st.integers(0, 9)) == 0:
-            part["valueCodeableConcept"] = {"coding": [{"system": b.SNOMED, "code": "26412008"}]}
+            part["valueCodeableConcept"] = draw(coded_values())
         parts.append(part)
     return parts
 
@@ -134,8 +149,8 @@ def observations(draw: st.DrawFn) -> dict[str, Any]:
         observation["valueQuantity"] = draw(quantities())
     if draw(st.integers(0, 3)) == 0:
         observation["component"] = draw(components())
-    if draw(st.integers(0, 9)) == 0:
-        observation["valueCodeableConcept"] = {"coding": [{"system": b.SNOMED, "code": "26412008"}]}
+    if draw(st.integers(0, 4)) == 0:
+        observation["valueCodeableConcept"] = draw(coded_values())
     return observation
 
 
