@@ -115,7 +115,7 @@ assert not CODES.invasive.isdisjoint(CODES.devices)  # invasive devices are amon
 @st.composite
 def coded_values(draw: st.DrawFn) -> Any:
     """A coded value: a device (invasive or not, with or without a display), two codings, odd codings."""
-    device = dict(draw(st.sampled_from(DEVICE_CODINGS)))
+    device: dict[str, Any] = dict(draw(st.sampled_from(DEVICE_CODINGS)))
     if draw(st.booleans()):
         device["display"] = draw(st.sampled_from(["nasal cannula", "", 7]))
     odd = draw(st.sampled_from([{"system": b.SNOMED, "code": "26412008"}, {"code": "x"}, {"system": 1, "code": "2"}]))
