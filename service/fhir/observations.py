@@ -367,14 +367,14 @@ def _icd10_grade(obs: FhirResource, codes: ObservationCodes) -> int | None:
     return None
 
 
-def _read_lab(
+def read_lab(
     obs: FhirResource, at: datetime, source: str, keys: set[str], codes: ObservationCodes, out: ObservationRecords
 ) -> None:
     kind = next(codes.lab_kind[code] for code in keys if code in codes.lab_kind)
     table = units.LABS[kind]
     value = _value(obs, table, out)
     if value is not None:
-        upper = _upper_limit(obs, table)
+        upper = upper_limit(obs, table)
         out.labs.append(LabResult(at, kind, value, upper if upper and math.isfinite(upper) else None, source))
 
 
@@ -385,11 +385,11 @@ READERS = (
     _read_oxygen_numbers,
     read_weight,
     _read_icans,
-    _read_lab,
+    read_lab,
 )
 
 
-def _upper_limit(obs: FhirResource, table: dict[str, units.Converter]) -> float | None:
+def upper_limit(obs: FhirResource, table: dict[str, units.Converter]) -> float | None:
     """``referenceRange.high`` in the lab's canonical unit, when the lab sent one."""
     for reference_range in array_of(obs.get("referenceRange")):
         if isinstance(reference_range, dict):

@@ -15,10 +15,20 @@ import math
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from service.crs.policy import Range
-from service.crs.timeline import BloodPressure, OxygenSupport, Spo2, Temperature, UnrecognisedCode, Weight
+from service.crs.timeline import (
+    BaselineLab,
+    BloodPressure,
+    LabResult,
+    OxygenSupport,
+    Spo2,
+    Temperature,
+    UnrecognisedCode,
+    Weight,
+)
 from service.fhir import observations, units
 from service.fhir.fields import FhirResource, parse_instant
 from service.fhir.observations import (
@@ -47,9 +57,9 @@ class PlainReaders:
     def __init__(self, codes: ObservationCodes) -> None:
         self.codes = codes
         self.known = {key for key in codes.reader_rank if not PADDED.search(key)}
-        readable = [(key, READERS[rank]) for key, rank in codes.reader_rank.items() if self._plain_key(key)]
+        readable = [(key, READERS[rank]) for key, rank in codes.reader_rank.items() if key in self.known]
         self.special = {key: found for key, reader in readable if (found := self._special(key, reader))}
-        self.general = {key: (reader, {key}) for key, reader in readable if key not in self.special}
+        self.general = {key: (reader, {key}) for key, reader in readable if self._plain_key(key, self.special)}
         self.listed = codes.reader_rank.keys() | codes.baseline_items.keys()
         plausible = codes.plausible
         self.temperature_c, self.weight_kg = _bounds(plausible.temperature_c), _bounds(plausible.weight_kg)
@@ -74,11 +84,16 @@ class PlainReaders:
                 roles[key] = (*roles.get(key, ()), (index, table, valid))
         return roles
 
-    def _plain_key(self, key: str) -> bool:
-        return key in self.known and key not in self.codes.baseline_items
+    def _plain_key(self, key: str, special: dict[str, Reader]) -> bool:
+        return key not in special and key not in self.codes.baseline_items
 
     def _special(self, key: str, general: Callable[..., None]) -> Reader | None:
-        """The short reader of the vital signs charted most often; the others keep their general reader."""
+        """The short reader of the vital signs charted most often, and of labs (a baseline-panel code among them:
+        a lab is often one); the others keep their general reader."""
+        if general is observations.read_lab:
+            return partial(self._lab, self.codes.lab_kind[key], self.codes.baseline_items.get(key, ()))
+        if key in self.codes.baseline_items:
+            return None  # read in full: the general path adds the baseline-panel item too
         if general is observations.read_blood_pressure:
             return self._bp_panel if key in self.codes.bp_panel else None
         short: dict[Callable[..., None], Reader] = {
@@ -147,12 +162,22 @@ class PlainReaders:
         return True
 
     def _temperature(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
-        temp_c = _plain_number(obs.get("valueQuantity"), units.TEMPERATURE, self.temperature_c)
+        temp_c = _plain_number(_lone_value(obs), units.TEMPERATURE, self.temperature_c)
         out.temperatures.append(Temperature(at, temp_c, source))
 
     def _weight(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
-        weight_kg = _plain_number(obs.get("valueQuantity"), units.WEIGHT, self.weight_kg)
+        weight_kg = _plain_number(_lone_value(obs), units.WEIGHT, self.weight_kg)
         out.weights.append(Weight(at, weight_kg, source))
+
+    def _lab(
+        self, kind: str, items: tuple[str, ...], obs: FhirResource, at: datetime, source: str, out: ObservationRecords
+    ) -> None:
+        """As ``observations.read_lab`` reads it, with the baseline-panel items the code stands for."""
+        table = units.LABS[kind]
+        value = _plain_number(_lone_value(obs), table, ANY_VALUE)
+        upper = observations.upper_limit(obs, table)
+        out.baseline_labs.extend([BaselineLab(at, item, source) for item in items])
+        out.labs.append(LabResult(at, kind, value, upper if upper and math.isfinite(upper) else None, source))
 
     def _bp_panel(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
         systolic, mean, diastolic = self._component_values(obs.get("component"), self.bp_roles, 3)
@@ -208,6 +233,14 @@ def _plain_number(quantity: object, table: dict[str, units.Converter], bounds: B
     if not bounds[0] <= value <= bounds[1]:
         raise NotPlain
     return value
+
+
+def _lone_value(obs: FhirResource) -> object:
+    """The valueQuantity of an Observation without components: a component may hold an oxygen device
+    (G-HYPOXIA), which the general path reads whatever the Observation's code."""
+    if "component" in obs:
+        raise NotPlain
+    return obs.get("valueQuantity")
 
 
 def _bounds(valid: Range) -> Bounds:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.fhir.fields import array_of
 from service.fhir.observations import ObservationCodes, ObservationRecords, read_observation
 from service.fhir.plain_observations import PlainReaders
 from service.fhir.translate import Translator
@@ -35,6 +36,14 @@ def read_both_ways(observations: list[dict[str, Any]]) -> tuple[ObservationRecor
     return short, general
 
 
+DEVICE_PART = [
+    {
+        "code": {"coding": [{"system": b.CRS, "code": "x"}]},
+        "valueCodeableConcept": b.device(1, "nasal cannula")["valueCodeableConcept"],
+    }
+]
+
+
 @pytest.mark.parametrize(
     ("name", "observation", "short"),
     [
@@ -44,7 +53,20 @@ def read_both_ways(observations: list[dict[str, Any]]) -> tuple[ObservationRecor
         ("SpO2 with an oxygen-flow component", b.spo2(1, 93, flow_l_min=4), True),
         ("weight", b.weight(70), True),
         ("lab (general reader)", b.lab("ast", 60), True),
-        ("lab that is also a baseline-panel code", b.lab("crp", 80), False),
+        ("lab that is also a baseline-panel code", b.lab("crp", 80), True),
+        (
+            "lab with a reference range",
+            {**b.lab("ferritin", 900), "referenceRange": [{"high": b.qty(400, "ng/mL")}]},
+            True,
+        ),
+        (
+            "lab with an implausible reference range",
+            {**b.lab("alt", 9), "referenceRange": [{"high": b.qty(1e400, "U/L")}]},
+            True,
+        ),
+        ("temperature with an oxygen device in a component", {**b.temp(1, 38.4), "component": DEVICE_PART}, False),
+        ("weight with an oxygen device in a component", {**b.weight(70), "component": DEVICE_PART}, False),
+        ("lab with an oxygen device in a component", {**b.lab("ast", 60), "component": DEVICE_PART}, False),
         ("heart rate (not a policy code)", b._obs((b.LOINC, "8867-4"), 1, valueQuantity=b.qty(112, "/min")), True),
         ("oxygen device (coded value)", b.device(1, "nasal cannula"), True),
         (
@@ -179,6 +201,8 @@ def vital_signs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.integers(0, 3)) == 0:
         field = draw(st.sampled_from(["status", "code", "effectiveDateTime", "valueQuantity", "component"]))
         observation[field] = draw(st.sampled_from([None, "x", [], {}, {"coding": []}]))
+    elif draw(st.integers(0, 5)) == 0:  # G-HYPOXIA: a device in a component, whatever the Observation's code
+        observation["component"] = [*DEVICE_PART, *array_of(observation.get("component"))]
     return observation
 
 

@@ -169,7 +169,7 @@ def reference_reader_for(keys: set[str], codes: ObservationCodes) -> Any:
         (codes.flow | codes.fio2, observations._read_oxygen_numbers),
         (codes.weight, observations.read_weight),
         (codes.icans_grade | codes.ice_score, observations._read_icans),
-        (frozenset(codes.lab_kind), observations._read_lab),
+        (frozenset(codes.lab_kind), observations.read_lab),
     )
     return next((reader for code_set, reader in table if keys & code_set), None)
 
