@@ -30,7 +30,7 @@ from service.crs.timeline import (
     Weight,
 )
 from service.fhir import observations, units
-from service.fhir.fields import FhirResource, parse_instant
+from service.fhir.fields import FhirResource, instant_text
 from service.fhir.observations import (
     READERS,
     USABLE_STATUSES,
@@ -110,7 +110,7 @@ class PlainReaders:
                 return False  # not a result: the general path skips it
             (coding,) = obs["code"]["coding"]
             key = coding["system"] + "|" + coding["code"]
-            at = parse_instant(obs["effectiveDateTime"])
+            at = instant_text(obs["effectiveDateTime"])
             if at is None:
                 return False
             source = f"Observation/{obs.get('id', '(no id)')}"

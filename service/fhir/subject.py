@@ -55,9 +55,10 @@ def subject_mismatches(
 ) -> list[SubjectMismatch]:
     """R-SUBJECT: the resources, by key, that name a patient other than ``patient_id``."""
     found = []
+    usual = f"Patient/{patient_id}" if "/" not in patient_id else None  # built once, compared per resource
     for key, resources in resources_by_key.items():
         for resource in resources:
-            if _names_usually(resource, patient_id):
+            if _names_usually(resource, usual):
                 continue
             named = patient_of(resource)
             if named is not None and named != patient_id:
@@ -65,13 +66,13 @@ def subject_mismatches(
     return found
 
 
-def _names_usually(resource: FhirResource, patient_id: str) -> bool:
-    """``subject.reference`` is ``Patient/{patient_id}``: how nearly every resource names its patient, settled
-    without parsing the reference (an id holding ``/`` is left to ``patient_of``)."""
+def _names_usually(resource: FhirResource, usual: str | None) -> bool:
+    """``subject.reference`` is ``usual`` (``Patient/{patient_id}``): how nearly every resource names its patient,
+    settled without parsing the reference (an id holding ``/`` has no ``usual``: it is left to ``patient_of``)."""
     subject = resource.get("subject")
     return (
-        type(subject) is dict
-        and subject.get("reference") == f"Patient/{patient_id}"
-        and "/" not in patient_id
+        usual is not None
+        and type(subject) is dict
+        and subject.get("reference") == usual
         and code_of(resource.get("resourceType")) in SUBJECT_TYPES
     )

@@ -6,7 +6,8 @@ fever's run computed up front, blood pressures merged after a filtered look-up),
 support found by filters over all oxygen records, the doses of a drug set filtered from all administrations
 at each question, the policy's role sets and waiver windows re-derived at each question, ``Series.latest``
 over a copy of the past, and in translation the per-Observation set unions, an uncached timestamp parser,
-the old coding readers and the series sorted by a Python key.
+the old coding readers and the series sorted by a Python key, every Observation read on the general path (no
+``PlainReaders`` short path) and the records built by the dataclass ``__init__`` (no ``quick_init``).
 Every fixture in ``fhir_fixtures/`` and a generated sample of multi-day charts are translated and assessed
 both ways; the timelines, the full assessments and the grade history (with the escalation scan's
 "managed grade >= 2" at every event) must be equal. The generated charts hold what the grade history reads:
@@ -30,7 +31,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import given as for_all
 from hypothesis import strategies as st
 
-from service.crs import escalation, grading, history, vitals
+from service.crs import escalation, grading, history, timeline, vitals
 from service.crs.assessment import Assessment
 from service.crs.engine import assess
 from service.crs.episode import Episode
@@ -39,13 +40,19 @@ from service.crs.policy import Policy
 from service.crs.timeline import Administration, BloodPressure, OxygenSupport, Series, Temperature, Timeline
 from service.fhir import fields, observations
 from service.fhir.fields import FhirResource, codings
-from service.fhir.observations import ObservationCodes
+from service.fhir.observations import ObservationCodes, ObservationRecords
+from service.fhir.plain_observations import PlainReaders
 from service.fhir.translate import Translator
 from service.fixtures import anchor_of, fixture_paths, read_fixture, resources_of
 from tests import fhir_builders as b
 
 T = TypeVar("T")
 POLICY = b.POLICY
+RECORDS: list[type[Any]] = [
+    cls
+    for cls in vars(timeline).values()
+    if isinstance(cls, type) and hasattr(vars(cls).get("__init__"), "__wrapped__")
+]
 
 
 def reference_given(self: Timeline, drugs: frozenset[str], up_to: datetime) -> tuple[Administration, ...]:
@@ -193,7 +200,7 @@ def reference_read_device(
 @contextmanager
 def reference_code() -> Iterator[None]:
     """The code before issue 13's speed-ups, in place of the fast paths, while the block runs."""
-    patches = (
+    patches: tuple[Any, ...] = (
         mock.patch.object(Timeline, "given", reference_given),
         mock.patch.object(Series, "latest", reference_latest),
         mock.patch.object(Series, "of", classmethod(reference_series_of)),
@@ -212,6 +219,8 @@ def reference_code() -> Iterator[None]:
         mock.patch.object(observations, "coding_keys", reference_coding_keys),
         mock.patch.object(observations, "_reader_for", reference_reader_for),
         mock.patch.object(observations, "_read_device", reference_read_device),
+        mock.patch.object(PlainReaders, "read", return_value=False),  # every Observation on the general path
+        *(mock.patch.object(cls, "__init__", vars(cls)["__init__"].__wrapped__) for cls in RECORDS),  # quick_init's
     )
     with ExitStack() as stack:
         for patch in patches:
@@ -253,6 +262,11 @@ def test_the_oracle_is_really_the_old_code() -> None:
     with reference_code():
         assert ctx.grades is not ctx.grades
         assert fields.parse_instant("2026-11-20T12:00:00Z") is not fields.parse_instant("2026-11-20T12:00:00Z")
+        assert not PlainReaders(ObservationCodes.from_policy(POLICY)).read(b.temp(1, 38.4), ObservationRecords())
+        assert len(RECORDS) >= 14
+        assert not any(
+            hasattr(vars(cls)["__init__"], "__wrapped__") for cls in RECORDS
+        )  # the dataclass's own  # the dataclass's own
 
 
 @pytest.mark.parametrize("path", fixture_paths(), ids=lambda path: Path(path).stem)
