@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
+from service.cards.uuids import new_uuid
 from service.logs import hook_instance_var, request_id_var
 
 REQUESTS = Counter("crs_cds_requests_total", "HTTP requests by endpoint and status.", ["endpoint", "status"])
@@ -68,7 +68,7 @@ def install(app: Flask) -> None:
     @app.before_request
     def start() -> None:
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else new_uuid.hex()
         g.started = time.perf_counter()
         request_id_var.set(g.request_id)
         hook_instance_var.set("-")
