@@ -6,6 +6,7 @@ With several gunicorn workers each process keeps its own counters; ``PROMETHEUS_
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -62,6 +63,13 @@ def endpoint_label() -> str:
     return request.endpoint or "unmatched"
 
 
+@functools.lru_cache(maxsize=256)
+def request_metrics(endpoint: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of one endpoint and status: ``labels()`` checks and locks on
+    every lookup, and the pairs are few (bounded here too: a client can name any 64-character service id)."""
+    return REQUESTS.labels(endpoint, str(status)), LATENCY.labels(endpoint)
+
+
 def install(app: Flask) -> None:
     app.register_blueprint(bp)
 
@@ -77,8 +85,9 @@ def install(app: Flask) -> None:
     def finish(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         endpoint = endpoint_label()
-        REQUESTS.labels(endpoint, str(response.status_code)).inc()
-        LATENCY.labels(endpoint).observe(elapsed)
+        requests_counted, latency = request_metrics(endpoint, response.status_code)
+        requests_counted.inc()
+        latency.observe(elapsed)
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         log.info(
             "request",
