@@ -104,6 +104,17 @@ def install(app: Flask) -> None:
 
 
 def record_assessment(grade: int | None, cards: list[tuple[str, str]]) -> None:
-    GRADES.labels("unknown" if grade is None else str(grade)).inc()
+    grade_counted(grade).inc()
     for kind, indicator in cards:
-        CARDS.labels(kind, indicator).inc()
+        card_counted(kind, indicator).inc()
+
+
+@functools.lru_cache(maxsize=16)
+def grade_counted(grade: int | None) -> Any:
+    """The grade's counter (a few grades: looked up once, as ``request_metrics``)."""
+    return GRADES.labels("unknown" if grade is None else str(grade))
+
+
+@functools.lru_cache(maxsize=64)
+def card_counted(kind: str, indicator: str) -> Any:
+    return CARDS.labels(kind, indicator)
