@@ -65,16 +65,6 @@ class EvidenceItem(FrozenModel):
     sources: tuple[str, ...] = ()
 
 
-def make_evidence(
-    rule: str, key: str, params: dict[str, Param], at: datetime | None, sources: tuple[str, ...]
-) -> EvidenceItem:
-    """``EvidenceItem(...)`` of these values, without validation when it would keep each as it is (as ``make_note``)."""
-    exact_at = at is None or type(at) is datetime
-    if exact_at and type(sources) is tuple and _exact_param(sources) and _exact_values(rule, key, params):
-        return EvidenceItem.model_construct(rule=rule, key=key, params=dict(params), at=at, sources=sources)
-    return EvidenceItem(rule=rule, key=key, params=params, at=at, sources=sources)
-
-
 class RecommendedOrder(FrozenModel):
     """An order to suggest: dose in mg, or mg/kg when the weight is missing (never a guessed mg dose)."""
 

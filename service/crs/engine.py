@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.crs import fever_unknown, management
-from service.crs.assessment import Assessment, HlhStatus, make_evidence
+from service.crs.assessment import Assessment, EvidenceItem, HlhStatus
 from service.crs.episode import Episode
 from service.crs.findings import Findings, Situation
 from service.crs.grading import GradeResult, grade_at
@@ -142,7 +142,9 @@ def _assessment(situation: Situation, findings: Findings, product: str | None) -
         hlh=hlh,
         rules=tuple(findings.rules),
         flags=tuple(sorted(findings.flags | ctx.timeline.translation_flags)),
-        evidence=tuple(make_evidence(e.rule, e.key, e.params, e.at, e.sources) for e in findings.evidence),
+        evidence=tuple(
+            EvidenceItem(rule=e.rule, key=e.key, params=e.params, at=e.at, sources=e.sources) for e in findings.evidence
+        ),
         recommended=tuple(findings.recommended),
         withheld=tuple(findings.withheld),
         next_steps=tuple(findings.next_steps),

@@ -11,10 +11,9 @@ import pytest
 from flask import Response
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from service.cards.uuids import UuidSource, new_uuid
-from service.crs.assessment import EvidenceItem, Note, make_evidence, make_note
+from service.crs.assessment import Note, make_note
 from service.http_policy import HSTS, HSTS_ITEMS, SECURITY_HEADERS, SECURITY_ITEMS, add_missing
 
 PRESET_HEADERS = [
@@ -105,27 +104,3 @@ def test_a_note_built_without_validation_equals_the_validated_one(params: dict[s
     assert [type(value) for value in new.params.values()] == [type(value) for value in old.params.values()]
     assert new.model_dump_json() == old.model_dump_json()
     assert new.params is not params  # its own copy, as validation makes
-
-
-SOURCES = st.one_of(
-    st.tuples(st.text(max_size=3)), st.just(()), st.lists(st.text(max_size=3), max_size=2), st.text(max_size=3)
-)
-MOMENTS = st.one_of(st.none(), st.datetimes(timezones=st.just(UTC)), st.dates())
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.text(max_size=4), PARAM_VALUES, max_size=4), MOMENTS, SOURCES)
-def test_evidence_built_without_validation_equals_the_validated_one(
-    params: dict[str, Any], at: Any, sources: Any
-) -> None:
-    try:
-        old = EvidenceItem(rule="C1", key="C1.temp", params=dict(params), at=at, sources=sources)
-    except ValidationError:
-        with pytest.raises(ValidationError):
-            make_evidence("C1", "C1.temp", params, at, sources)
-        return
-    new = make_evidence("C1", "C1.temp", params, at, sources)
-    assert new == old
-    assert [type(value) for value in new.params.values()] == [type(value) for value in old.params.values()]
-    assert (type(new.at), type(new.sources)) == (type(old.at), type(old.sources))
-    assert new.model_dump_json() == old.model_dump_json()
