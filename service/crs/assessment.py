@@ -32,29 +32,7 @@ class Note(FrozenModel):
 
 def note(rule: str, key: str | None = None, parts: tuple[Note, ...] = (), /, **params: Param) -> Note:
     """A note; ``key`` defaults to the rule ID (the rule's one wording)."""
-    return make_note(rule, key or rule, params, parts)
-
-
-EXACT_PARAM_TYPES = frozenset({str, int, float, datetime})
-
-
-def make_note(rule: str, key: str, params: dict[str, Param], parts: tuple[Note, ...] = ()) -> Note:
-    """``Note(rule=rule, key=key, params=params, parts=parts)``, without pydantic's validation when it would keep
-    every value as it is: each of exactly a ``Param`` type (a bool or a list would be converted, so those are
-    validated). Validating cost twice the rest of a note, about ten notes a call (tests/unit/test_fixed_cost_speedups.py
-    compares both ways)."""
-    if _exact_values(rule, key, params) and type(parts) is tuple and all(type(part) is Note for part in parts):
-        return Note.model_construct(rule=rule, key=key, params=dict(params), parts=parts)
-    return Note(rule=rule, key=key, params=params, parts=parts)
-
-
-def _exact_values(rule: object, key: object, params: object) -> bool:
-    return type(rule) is str and type(key) is str and type(params) is dict and all(map(_exact_param, params.values()))
-
-
-def _exact_param(value: object) -> bool:
-    kind = type(value)
-    return kind in EXACT_PARAM_TYPES or (kind is tuple and all(type(item) is str for item in value))  # type: ignore[attr-defined]
+    return Note(rule=rule, key=key or rule, params=params, parts=parts)
 
 
 class EvidenceItem(FrozenModel):
@@ -83,7 +61,7 @@ class RecommendedOrder(FrozenModel):
     is_recommended: bool = True
 
     def wording(self) -> Note:
-        return make_note(self.rule, self.key, self.params, self.notes)
+        return Note(rule=self.rule, key=self.key, params=self.params, parts=self.notes)
 
 
 class WithheldOrder(FrozenModel):

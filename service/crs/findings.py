@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from service.crs.assessment import Note, Param, RecommendedOrder, WithheldOrder, make_note
+from service.crs.assessment import Note, Param, RecommendedOrder, WithheldOrder
 from service.crs.episode import Episode
 from service.crs.evidence import Evidence
 from service.crs.grading import GradeResult
@@ -34,17 +34,17 @@ class Findings:
     def step(self, rule: str, key: str | None = None, /, **params: Param) -> None:
         """A next step; ``key`` names the wording (default: the rule ID), ``params`` fill it."""
         self.fire(rule)
-        self.next_steps.append(make_note(rule, key or rule, params))
+        self.next_steps.append(Note(rule=rule, key=key or rule, params=params))
 
     def data_problem(self, rule: str, flag: str, key: str, /, **params: Param) -> None:
         """R-rules: a data problem named on the card (Data quality), with the flag it sets."""
         self.fire(rule)
         self.flags.add(flag)
-        self.data_quality.append(make_note(rule, key, params))
+        self.data_quality.append(Note(rule=rule, key=key, params=params))
 
     def remind(self, rule: str, key: str | None = None, /, **params: Param) -> None:
         self.fire(rule)
-        self.reminders.append(make_note(rule, key or rule, params))
+        self.reminders.append(Note(rule=rule, key=key or rule, params=params))
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import UTC
-from typing import Any
 
 import pytest
 from flask import Response
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from service.cards.uuids import UuidSource, new_uuid
-from service.crs.assessment import Note, make_note
 from service.http_policy import HSTS, HSTS_ITEMS, SECURITY_HEADERS, SECURITY_ITEMS, add_missing
 
 PRESET_HEADERS = [
@@ -73,34 +68,3 @@ def test_a_forked_worker_does_not_repeat_its_parents_uuids() -> None:
     in_parent = {new_uuid() for _ in range(8)}
     assert len(in_child) == 8
     assert not in_child & in_parent
-
-
-class Celsius(float):
-    """A float subclass: validation turns it into a plain float, so it must be validated."""
-
-
-PARAM_VALUES = st.one_of(
-    st.text(max_size=5),
-    st.integers(),
-    st.floats(allow_nan=False),
-    st.datetimes(timezones=st.just(UTC)),
-    st.tuples(st.text(max_size=3), st.text(max_size=3)),
-    st.booleans(),
-    st.lists(st.text(max_size=3), max_size=2),
-    st.floats(allow_nan=False).map(Celsius),
-)
-
-
-def validated(rule: str, key: str, params: dict[str, Any], parts: tuple[Note, ...]) -> Note:
-    return Note(rule=rule, key=key, params=params, parts=parts)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.text(max_size=4), PARAM_VALUES, max_size=4), st.booleans())
-def test_a_note_built_without_validation_equals_the_validated_one(params: dict[str, Any], with_part: bool) -> None:
-    parts = (validated("R", "part", {"n": 1}, ()),) if with_part else ()
-    old, new = validated("R-1", "key", dict(params), parts), make_note("R-1", "key", params, parts)
-    assert new == old
-    assert [type(value) for value in new.params.values()] == [type(value) for value in old.params.values()]
-    assert new.model_dump_json() == old.model_dump_json()
-    assert new.params is not params  # its own copy, as validation makes
