@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from flask import Response
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from service.cards.templates import Text, compile_source
 from service.cards.uuids import UuidSource, new_uuid
+from service.cards.wording import Wording
 from service.http_policy import HSTS, HSTS_ITEMS, SECURITY_HEADERS, SECURITY_ITEMS, add_missing
 
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 PRESET_HEADERS = [
     {},
     {"Cache-Control": "max-age=600"},
@@ -68,3 +75,32 @@ def test_a_forked_worker_does_not_repeat_its_parents_uuids() -> None:
     in_parent = {new_uuid() for _ in range(8)}
     assert len(in_child) == 8
     assert not in_child & in_parent
+
+
+class Shout(str):
+    """Equal to its lower-case twin, printed otherwise."""
+
+    def __str__(self) -> str:
+        return self.upper()
+
+
+SOURCE = "{{ v }}|{{ w }}|{% for item in w %}{{ item }};{% endfor %}{% for part in parts %}{{ part }}{% endfor %}"
+MEMOISED = Wording({"x": Text.compile(SOURCE)}, "Europe/Paris", NOW)  # one memo across all the examples
+SCALARS = st.one_of(
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from([0.0, -0.0, 1.0, 1.5, 1e16, float("inf")]),
+    st.text("ab", max_size=2),
+    st.text("ab", max_size=2).map(Shout),
+    st.datetimes(timezones=st.just(UTC)),
+)
+SEQUENCES = st.one_of(st.tuples(SCALARS, SCALARS), st.lists(SCALARS, max_size=2))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(SCALARS, SEQUENCES), SEQUENCES, st.lists(st.text("ab", max_size=2), max_size=2))
+def test_memoised_words_equal_words_rendered_afresh(v: Any, w: Any, parts: list[str]) -> None:
+    afresh = Wording({"x": Text(compile_source(SOURCE), None, pure=False)}, "Europe/Paris", NOW)
+    expected = afresh.text("x", parts, v=v, w=w)
+    assert MEMOISED.text("x", parts, v=v, w=w) == expected
+    assert MEMOISED.text("x", parts, v=v, w=w) == expected  # the second time from the memo when memoisable
