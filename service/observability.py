@@ -6,15 +6,16 @@ With several gunicorn workers each process keeps its own counters; ``PROMETHEUS_
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
-import uuid
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
+from service.cards.uuids import new_uuid
 from service.logs import hook_instance_var, request_id_var
 
 REQUESTS = Counter("crs_cds_requests_total", "HTTP requests by endpoint and status.", ["endpoint", "status"])
@@ -62,13 +63,20 @@ def endpoint_label() -> str:
     return request.endpoint or "unmatched"
 
 
+@functools.lru_cache(maxsize=256)
+def request_metrics(endpoint: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of one endpoint and status: ``labels()`` checks and locks on
+    every lookup, and the pairs are few (bounded here too: a client can name any 64-character service id)."""
+    return REQUESTS.labels(endpoint, str(status)), LATENCY.labels(endpoint)
+
+
 def install(app: Flask) -> None:
     app.register_blueprint(bp)
 
     @app.before_request
     def start() -> None:
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else new_uuid.hex()
         g.started = time.perf_counter()
         request_id_var.set(g.request_id)
         hook_instance_var.set("-")
@@ -77,8 +85,9 @@ def install(app: Flask) -> None:
     def finish(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         endpoint = endpoint_label()
-        REQUESTS.labels(endpoint, str(response.status_code)).inc()
-        LATENCY.labels(endpoint).observe(elapsed)
+        requests_counted, latency = request_metrics(endpoint, response.status_code)
+        requests_counted.inc()
+        latency.observe(elapsed)
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         log.info(
             "request",
@@ -95,6 +104,17 @@ def install(app: Flask) -> None:
 
 
 def record_assessment(grade: int | None, cards: list[tuple[str, str]]) -> None:
-    GRADES.labels("unknown" if grade is None else str(grade)).inc()
+    grade_counted(grade).inc()
     for kind, indicator in cards:
-        CARDS.labels(kind, indicator).inc()
+        card_counted(kind, indicator).inc()
+
+
+@functools.lru_cache(maxsize=16)
+def grade_counted(grade: int | None) -> Any:
+    """The grade's counter (a few grades: looked up once, as ``request_metrics``)."""
+    return GRADES.labels("unknown" if grade is None else str(grade))
+
+
+@functools.lru_cache(maxsize=64)
+def card_counted(kind: str, indicator: str) -> Any:
+    return CARDS.labels(kind, indicator)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +27,7 @@ from service.cards.context import (
     order_short,
 )
 from service.cards.templates import words
+from service.cards.uuids import new_uuid as random_uuid
 from service.cards.wording import Wording
 from service.crs.assessment import INDICATOR_RANK, Assessment, Indicator, RecommendedOrder
 from service.crs.order_check import OrderCheck
@@ -56,7 +56,7 @@ class CardRenderer:
     def __init__(
         self,
         catalog: CardCatalog,
-        new_uuid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_uuid: Callable[[], str] = random_uuid,
         crs_links: tuple[dict[str, str], ...] = (),
     ) -> None:
         self.catalog = catalog

@@ -108,11 +108,15 @@ class Moment:
         return f"{self.clock}, {self.relative}"
 
 
-def memo_key(given: dict[str, Any], parts: list[str] | None) -> Hashable | None:
-    """What a text's words depend on besides the catalog, or None when a time is among them (a time's words
-    depend on the moment of the call). Each value with its type: ``True`` and ``1`` render differently."""
+def memo_key(params: dict[str, Any], parts: list[str] | None) -> Hashable | None:
+    """What a text's words depend on besides the catalog, from the values as the engine gives them (so a text
+    seen before costs no conversion), or None when a time is among them (a time's words depend on the moment
+    of the call) or a value is not exactly of a plain type (a subclass may print otherwise). Each value with its
+    type: ``True`` and ``1`` render differently; a float by its ``repr``: ``-0.0 == 0.0`` but prints "-0"."""
     frozen = []
-    for name, value in given.items():
+    for name, value in params.items():
+        if value is None:
+            continue  # not given: renders as its blank
         item = _frozen(value)
         if item is None:
             return None
@@ -121,10 +125,15 @@ def memo_key(given: dict[str, Any], parts: list[str] | None) -> Hashable | None:
 
 
 def _frozen(value: Any) -> Hashable | None:
-    if isinstance(value, list):
+    kind = type(value)
+    if kind is float:
+        return (kind, repr(value))
+    if kind is str or kind is int or kind is bool:
+        return (kind, value)
+    if kind is tuple or kind is list:
         items = tuple(_frozen(item) for item in value)
-        return None if None in items else (list, items)
-    return None if isinstance(value, Moment) else (type(value), value)
+        return None if None in items else (kind, items)
+    return None
 
 
 def number_text(value: float) -> str:
@@ -164,9 +173,13 @@ class Wording:
             raise ValueError(f"texts.{key}: no text for this wording key")
         if text.plain is not None:
             return text.plain
+        memo = memo_key(params, parts) if text.pure else None
+        found = text.remembered(memo)
+        if found is not None:
+            return found
         given = {name: self.value(item) for name, item in params.items() if item is not None}
         values = {**BLANKS.get(key, {}), **given, "parts": parts or []}
         try:
-            return text.render(values, memo_key(given, parts))
+            return text.render(values, memo)
         except TemplateError as error:
             raise ValueError(f"texts.{key}: {error}") from error
