@@ -34,13 +34,8 @@ def bundle_resources(bundle: FhirResource) -> list[FhirResource]:
         and type(resource := entry.get("resource")) is dict
         and type(kind := resource.get("resourceType")) is str
         and kind != "OperationOutcome"
-        and not _outcome_entry(entry)
+        and not (type(search := entry.get("search")) is dict and search.get("mode") == "outcome")
     ]
-
-
-def _outcome_entry(entry: FhirResource) -> bool:
-    search = entry.get("search")
-    return isinstance(search, dict) and search.get("mode") == "outcome"
 
 
 def next_link(bundle: FhirResource) -> str | None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from service.fhir.fields import FhirResource, code_of, reference_of
+from service.fhir.fields import FhirResource, reference_of
 
 SUBJECT_TYPES = frozenset({"Observation", "MedicationAdministration", "MedicationRequest"})
+SUBJECT_TYPE_NAMES = tuple(sorted(SUBJECT_TYPES))
 
 
 @dataclass(frozen=True)
@@ -55,24 +56,28 @@ def subject_mismatches(
 ) -> list[SubjectMismatch]:
     """R-SUBJECT: the resources, by key, that name a patient other than ``patient_id``."""
     found = []
-    usual = f"Patient/{patient_id}" if "/" not in patient_id else None  # built once, compared per resource
     for key, resources in resources_by_key.items():
-        for resource in resources:
-            if _names_usually(resource, usual):
-                continue
+        for resource in _unsettled(resources, patient_id):
             named = patient_of(resource)
             if named is not None and named != patient_id:
                 found.append(SubjectMismatch(key, reference_of(resource), named))
     return found
 
 
-def _names_usually(resource: FhirResource, usual: str | None) -> bool:
-    """``subject.reference`` is ``usual`` (``Patient/{patient_id}``): how nearly every resource names its patient,
-    settled without parsing the reference (an id holding ``/`` has no ``usual``: it is left to ``patient_of``)."""
-    subject = resource.get("subject")
-    return (
-        usual is not None
-        and type(subject) is dict
-        and subject.get("reference") == usual
-        and code_of(resource.get("resourceType")) in SUBJECT_TYPES
-    )
+def _unsettled(resources: Iterable[FhirResource], patient_id: str) -> list[FhirResource]:
+    """The resources whose ``subject.reference`` is not simply ``Patient/{patient_id}``, how nearly every resource
+    names its patient: those are settled in one comprehension, without parsing the reference. An id holding
+    ``/`` settles nothing (``patient_of`` reads every resource). The type is looked up in a tuple, by equality:
+    a ``resourceType`` sent as a list must not reach a set."""
+    if "/" in patient_id:
+        return list(resources)
+    usual = f"Patient/{patient_id}"
+    return [
+        resource
+        for resource in resources
+        if not (
+            type(subject := resource.get("subject")) is dict
+            and subject.get("reference") == usual
+            and resource.get("resourceType") in SUBJECT_TYPE_NAMES
+        )
+    ]
