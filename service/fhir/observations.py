@@ -321,12 +321,22 @@ def device_support(concepts: list[Any], at: datetime, source: str, codes: Observ
     """The first coding of the concepts that names an oxygen device or room air, as oxygen support."""
     for concept in concepts:
         for coding in codings(concept):
-            key = f"{coding.get('system')}|{coding.get('code')}"
-            device = codes.devices.get(key)
-            if device is not None:
-                name = coding.get("display") if isinstance(coding.get("display"), str) else device
-                return OxygenSupport(at, device, str(name), None, None, source, key in codes.invasive)
+            support = coded_device(
+                f"{coding.get('system')}|{coding.get('code')}", coding.get("display"), at, source, codes
+            )
+            if support is not None:
+                return support
     return None
+
+
+def coded_device(key: str, display: object, at: datetime, source: str, codes: ObservationCodes) -> OxygenSupport | None:
+    """G-HYPOXIA: the oxygen support that ``system|code`` names (a device or room air), shown by its display
+    when the coding has one; None for any other code."""
+    device = codes.devices.get(key)
+    if device is None:
+        return None
+    name = display if isinstance(display, str) else device
+    return OxygenSupport(at, device, name, None, None, source, key in codes.invasive)
 
 
 def read_weight(

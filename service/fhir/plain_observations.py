@@ -41,6 +41,7 @@ from service.fhir.observations import (
     USABLE_STATUSES,
     ObservationCodes,
     ObservationRecords,
+    coded_device,
 )
 
 PADDED = re.compile(r"^\s|\s$|\s\||\|\s")  # coding_keys strips system and code: such a key is read in full
@@ -149,12 +150,10 @@ class PlainReaders:
         unlisted code, read as ``observations.device_support`` reads it."""
         (value,) = obs["valueCodeableConcept"]["coding"]
         value_key = value["system"] + "|" + value["code"]
-        device = self.codes.devices.get(value_key)
-        if device is None or not self._unlisted(obs, coding, key):
+        support = coded_device(value_key, value.get("display"), at, source, self.codes)
+        if support is None or not self._unlisted(obs, coding, key):
             return False
-        display = value.get("display")
-        name = display if isinstance(display, str) else device
-        out.oxygen.append(OxygenSupport(at, device, name, None, None, source, value_key in self.codes.invasive))
+        out.oxygen.append(support)
         return True
 
     def _unrecognised(self, obs: FhirResource, coding: FhirResource, key: str, out: ObservationRecords) -> bool:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from service.fhir.fields import FhirResource, reference_of
 
-SUBJECT_TYPES = frozenset({"Observation", "MedicationAdministration", "MedicationRequest"})
-SUBJECT_TYPE_NAMES = tuple(sorted(SUBJECT_TYPES))
+# A tuple, looked up by equality: a ``resourceType`` sent as a list must not reach a set.
+SUBJECT_TYPES = ("MedicationAdministration", "MedicationRequest", "Observation")
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,7 @@ def subject_mismatches(
 def _unsettled(resources: Iterable[FhirResource], patient_id: str) -> list[FhirResource]:
     """The resources whose ``subject.reference`` is not simply ``Patient/{patient_id}``, how nearly every resource
     names its patient: those are settled in one comprehension, without parsing the reference. An id holding
-    ``/`` settles nothing (``patient_of`` reads every resource). The type is looked up in a tuple, by equality:
-    a ``resourceType`` sent as a list must not reach a set."""
+    ``/`` settles nothing (``patient_of`` reads every resource)."""
     if "/" in patient_id:
         return list(resources)
     usual = f"Patient/{patient_id}"
@@ -78,6 +77,6 @@ def _unsettled(resources: Iterable[FhirResource], patient_id: str) -> list[FhirR
         if not (
             type(subject := resource.get("subject")) is dict
             and subject.get("reference") == usual
-            and resource.get("resourceType") in SUBJECT_TYPE_NAMES
+            and resource.get("resourceType") in SUBJECT_TYPES
         )
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from typing import Any
 
@@ -29,7 +28,6 @@ from service.runtime import Runtime, runtime
 from service.storage.repository import CardRecord, HookCall, audit_record
 
 bp = Blueprint("invoke", __name__)
-log = logging.getLogger(__name__)
 
 
 @bp.post("/cds-services/<service_id>")
