@@ -222,7 +222,8 @@ class PlainReaders:
 
 def _plain_number(quantity: object, table: dict[str, units.Converter], bounds: Bounds) -> float:
     """The Quantity's value in the table's unit when it is plain: a number, a known UCUM ``code``, no
-    comparator, plausible. Anything else raises NotPlain: the general readers read and report it. (A ``code``
+    comparator, plausible. Anything else raises NotPlain: the general readers read and report it (R-PLAUSIBLE:
+    an implausible value is named on the card by them, never dropped here). (A ``code``
     that is not text is in no table; an unhashable one raises TypeError, which ``read`` takes as not plain.)"""
     if type(quantity) is not dict or "comparator" in quantity:
         raise NotPlain
