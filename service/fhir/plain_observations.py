@@ -43,6 +43,7 @@ from service.fhir.observations import (
     ObservationRecords,
     coded_device,
 )
+from service.fhir.units import ABSURD
 
 PADDED = re.compile(r"^\s|\s$|\s\||\|\s")  # coding_keys strips system and code: such a key is read in full
 NUMBERS = (int, float)
@@ -166,19 +167,17 @@ class PlainReaders:
         return True
 
     def _temperature(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
-        temp_c = _plain_number(_lone_value(obs), units.TEMPERATURE, self.temperature_c)
-        out.temperatures.append(Temperature(at, temp_c, source))
+        out.temperatures.append(Temperature(at, _lone_number(obs, units.TEMPERATURE, self.temperature_c), source))
 
     def _weight(self, obs: FhirResource, at: datetime, source: str, out: ObservationRecords) -> None:
-        weight_kg = _plain_number(_lone_value(obs), units.WEIGHT, self.weight_kg)
-        out.weights.append(Weight(at, weight_kg, source))
+        out.weights.append(Weight(at, _lone_number(obs, units.WEIGHT, self.weight_kg), source))
 
     def _lab(
         self, kind: str, items: tuple[str, ...], obs: FhirResource, at: datetime, source: str, out: ObservationRecords
     ) -> None:
         """As ``observations.read_lab`` reads it, with the baseline-panel items the code stands for."""
         table = units.LABS[kind]
-        value = _plain_number(_lone_value(obs), table, ANY_VALUE)
+        value = _lone_number(obs, table, ANY_VALUE)
         upper = observations.upper_limit(obs, table)
         out.baseline_labs.extend([BaselineLab(at, item, source) for item in items])
         out.labs.append(LabResult(at, kind, value, upper if upper and math.isfinite(upper) else None, source))
@@ -228,24 +227,24 @@ def _plain_number(quantity: object, table: dict[str, units.Converter], bounds: B
     if type(quantity) is not dict or "comparator" in quantity:
         raise NotPlain
     number: Any = quantity.get("value")
-    if type(number) not in NUMBERS or not -units.ABSURD < number < units.ABSURD:
+    if type(number) not in NUMBERS or not -ABSURD < number < ABSURD:
         raise NotPlain
     unit: Any = quantity.get("code")
     converter = table.get(unit)
     if converter is None:
         raise NotPlain
-    value = converter(float(number))
+    value = float(number) if converter is units.SAME else converter(float(number))  # most units are canonical
     if not bounds[0] <= value <= bounds[1]:
         raise NotPlain
     return value
 
 
-def _lone_value(obs: FhirResource) -> object:
-    """The valueQuantity of an Observation without components: a component may hold an oxygen device
+def _lone_number(obs: FhirResource, table: dict[str, units.Converter], bounds: Bounds) -> float:
+    """The plain value of an Observation without components: a component may hold an oxygen device
     (G-HYPOXIA), which the general path reads whatever the Observation's code."""
     if "component" in obs:
         raise NotPlain
-    return obs.get("valueQuantity")
+    return _plain_number(obs.get("valueQuantity"), table, bounds)
 
 
 def _bounds(valid: Range) -> Bounds:
