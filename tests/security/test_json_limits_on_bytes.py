@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from service.hooks import json_body
@@ -25,6 +25,7 @@ from service.hooks.json_body import (
     json_object_within,
     read_within_limits,
     read_wrapped,
+    small_depth_within,
 )
 from tests.fhir_builders import bp, prefetch, spo2, temp
 
@@ -82,6 +83,15 @@ def test_the_wrapping_lists_decide_the_depth_exactly(body: Any, max_depth: int, 
     assert wrapped == (orjson.loads(data) if walk_passes else None)
 
 
+@given(SHAPES, st.integers(1, 14), st.booleans())
+@example(['"', narrow(4, 1), '"'], 3, False)  # escaped quotes would shift which brackets look like strings
+@settings(max_examples=250, deadline=None)
+def test_the_byte_scans_never_pass_a_body_too_deep(body: Any, max_depth: int, indent: bool) -> None:
+    data = encode(body, indent)
+    walk_passes = verdict(checked_in_full, data, max_depth, 10**9) == orjson.loads(data)
+    assert walk_passes or not small_depth_within(data, max_depth)
+
+
 TOKENS = st.sampled_from(["[", "]", "{", "}", ",", ":", "1", '"a"', '"]"', " "])
 
 
@@ -108,14 +118,17 @@ def test_this_orjson_refuses_past_1024_levels() -> None:
 
 @pytest.mark.parametrize("max_depth", [16, 64, 500])
 @pytest.mark.parametrize("shape", ["lists", "objects and lists"])
-def test_exactly_at_the_depth_limit_and_one_over(max_depth: int, shape: str) -> None:
-    def body(depth: int) -> Any:  # the outer object is one level; the filler makes the body too big to count
+@pytest.mark.parametrize("size", ["small", "over 16 kB"])
+def test_exactly_at_the_depth_limit_and_one_over(max_depth: int, shape: str, size: str) -> None:
+    def body(depth: int) -> Any:  # the outer object is one level; the filler takes a body past the byte scans
         inner = narrow(depth - 1, "x") if shape != "lists" else json.loads("[" * (depth - 1) + "]" * (depth - 1))
-        return {"a": inner, "filler": "[" * json_body.SMALL}
+        return {"a": inner, "filler": "[" * (json_body.SMALL if size != "small" else 10)}
 
     at_limit = json.dumps(body(max_depth)).encode()
     assert read_within_limits(at_limit, max_depth, 1000) == json.loads(at_limit)
+    assert small_depth_within(at_limit, max_depth) == (max_depth <= json_body.SMALL_PASSES)
     over = json.dumps(body(max_depth + 1)).encode()
+    assert not small_depth_within(over, max_depth)
     assert read_within_limits(over, max_depth, 1000) is None
     with pytest.raises(BadRequest, match=f"nested deeper than {max_depth} levels"):
         json_object_within(over, max_depth, 1000)
@@ -150,6 +163,7 @@ PREFETCH = {"prefetch": prefetch([temp(1, 38.4), bp(1, 88), spo2(1, 93, 4)], [])
         ("exactly at the depth limit", {"a": [[[{"b": 1}]]]}, 5, True),
         ("brackets only inside strings", {"a": "[[[[[[[[{{{{"}, 5, True),
         ("escaped quotes around brackets", {"a": 'say "[[[[[["', "b": '\\"]]]'}, 5, True),
+        ("escaped quotes around a part too deep", {"a": '"', "b": [[[[[1]]]]], "c": '"'}, 5, False),
         ("more commas than the array limit allows", {"a": list(range(2000))}, 5, False),
         ("commas inside strings only", {"a": "," * 5000}, 5, False),
     ],
