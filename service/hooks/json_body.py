@@ -113,7 +113,7 @@ def arrays_within(data: bytes, max_items: int) -> bool:
 
 def read_wrapped(data: bytes, levels: int) -> Any:
     """What orjson reads from ``data`` inside ``levels`` lists (so nested at most 1024 - levels deep), or None."""
-    wrapped = _orjson_or_none(b"[" * levels + data + b"]" * levels)
+    wrapped = _orjson_or_none(b"".join((b"[" * levels, data, b"]" * levels)))  # one copy of data, not two
     try:
         for _level in range(levels):
             (wrapped,) = wrapped  # exactly one item, or data closed a wrapping list
