@@ -1,7 +1,29 @@
 """The request body as JSON, within the depth and array limits (settings ``json_max_depth``, ``json_max_array_items``).
 
-A large prefetch is parsed by orjson at C speed; the limits are then proved on the raw bytes with a few
-C-speed byte operations (``structure_within``), and only a body they cannot prove is walked level by level.
+orjson parses the body at C speed and proves both limits on the way (``read_within_limits``). A body it cannot
+prove them for takes the full path: parsed again as before and walked level by level (``check_json_shape``), which
+gives every refusal its message. The fast way only ever passes a body, so no answer changes. Why it is a proof:
+
+- Array length. An array of n items is written with n - 1 commas of its own and at least 2n + 1 bytes. So a body
+  of at most 2 * max_items bytes, or with fewer than max_items comma bytes in all (commas in strings only add;
+  escapes never hide one), holds no array longer than max_items.
+- Depth, small bodies (up to 24 kB: below that, these byte scans cost less than the wrapping lists). Valid UTF-8
+  JSON keeps each quote and bracket of its structure as that ASCII byte and, with no escaped quote, every quote
+  delimits a string. Dropping all other bytes, then pairs of adjacent quotes (the other quotes keep their
+  parity), then what is left between quotes, leaves the brackets outside strings. Each pass that strips the
+  innermost pairs strips one level: if at most max_depth passes (and at most 16, the lowest setting, which bounds
+  the cost) strip them all, the body is within the depth, and orjson reads it as is.
+- Depth, other bodies. orjson refuses any text nested deeper than ``ORJSON_DEPTH`` (1024) levels, each array or
+  object one level as the walk counts them (the limit is checked at import, the counting by the tests). Wrapped
+  in k = 1024 - max_depth lists (``[`` * k + data + ``]`` * k), the body is read only when it is nested at most
+  max_depth levels. If each wrapping list holds exactly one item, the i-th opens at the i-th byte and closes at
+  the i-th byte from the end, so the innermost one holds all of ``data`` and nothing else: ``data`` is one JSON
+  value (give or take whitespace), read as orjson reads it alone. Otherwise ``data`` closed a wrapping list
+  (``1],[2``): it is not JSON on its own, and the full path refuses it.
+
+Costs: the byte scans ~1.5 ns a byte; the wrapping lists ~45 us whatever the size; counting commas (bodies over
+2 * max_items bytes) ~0.4 ns a byte. A body the fast way leaves to the full path (too deep, not JSON, NaN) is
+parsed twice.
 """
 
 from __future__ import annotations
@@ -17,77 +39,110 @@ from flask import request
 from service.hooks.errors import BadRequest
 from service.runtime import runtime
 
-# JSON's structure without its strings' contents: quotes, commas and brackets, ``[]`` written as ``{}``
+ORJSON_DEPTH = 1024
+SMALL = 24 * 1024  # where the byte scans (~1.5 ns a byte) cost about what the wrapping lists cost (~45 us)
+SMALL_PASSES = 16  # the lowest json_max_depth setting
 SQUARE_AS_CURLY = bytes.maketrans(b"[]", b"{}")
-NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'"{}[],')
-NOT_BRACKET = bytes(byte for byte in range(256) if byte not in b"{}")
-SMALL = 4096
+NOT_QUOTE_OR_BRACKET = bytes(byte for byte in range(256) if byte not in b'"{}[]')
+
+
+def _orjson_reads_nested(levels: int) -> bool:
+    try:
+        orjson.loads(b"[" * levels + b"]" * levels)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+# An orjson with another limit turns the fast way off (every body walked) rather than weakening the check.
+WRAPPING_PROVES_DEPTH = _orjson_reads_nested(ORJSON_DEPTH) and not _orjson_reads_nested(ORJSON_DEPTH + 1)
 
 
 def read_json_object() -> dict[str, Any]:
     """The request body as a JSON object, or 400 naming what is wrong with it."""
     if not request.is_json:
         raise BadRequest("Content-Type must be application/json")
-    data = request.get_data(cache=False)
-    body, by_orjson = parse_json(data)
+    settings = runtime().settings
+    return json_object_within(request.get_data(cache=False), settings.json_max_depth, settings.json_max_array_items)
+
+
+def json_object_within(data: bytes, max_depth: int, max_items: int) -> dict[str, Any]:
+    """The JSON object in ``data`` within both limits, or 400: the fast way when it proves them, else in full."""
+    body = read_within_limits(data, max_depth, max_items)
+    return body if body is not None else checked_in_full(data, max_depth, max_items)
+
+
+def checked_in_full(data: bytes, max_depth: int, max_items: int) -> dict[str, Any]:
+    """The full path: parse, then walk every level; each refusal names its limit."""
+    body = parse_json(data)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
-    settings = runtime().settings
-    if not (by_orjson and structure_within(data, settings.json_max_depth, settings.json_max_array_items)):
-        check_json_shape(body, settings.json_max_depth, settings.json_max_array_items)
+    check_json_shape(body, max_depth, max_items)
     return body
 
 
-def parse_json(data: bytes) -> tuple[Any, bool]:
-    """(the body, whether orjson read it). orjson (C speed) reads ordinary bodies; what it refuses but the
-    standard library reads (NaN, numbers beyond a double, UTF-16) goes to ``json.loads``, so every body reads
-    as it always did."""
+def read_within_limits(data: bytes, max_depth: int, max_items: int) -> dict[str, Any] | None:
+    """The JSON object orjson reads from ``data`` when that proves both limits hold; None leaves the body, whatever
+    it is (too deep, too long, not JSON, not an object, or just not proved), to the full path."""
+    if not arrays_within(data, max_items):
+        return None
+    if len(data) <= SMALL and small_depth_within(data, max_depth):
+        body = _orjson_or_none(data)
+    elif WRAPPING_PROVES_DEPTH:
+        body = read_wrapped(data, ORJSON_DEPTH - max_depth)
+    else:
+        return None
+    return body if type(body) is dict else None
+
+
+def small_depth_within(data: bytes, max_depth: int) -> bool:
+    """True when the bytes prove the body nested at most ``max_depth`` levels (see the module docstring)."""
+    if b"\\" in data and b'\\"' in data:  # one-byte search first: most bodies have no backslash at all
+        return False
+    skeleton = data.translate(SQUARE_AS_CURLY, NOT_QUOTE_OR_BRACKET).replace(b'""', b"")
+    brackets = b"".join(skeleton.split(b'"')[::2])
+    for _level in range(min(max_depth, SMALL_PASSES)):
+        brackets = brackets.replace(b"{}", b"")
+    return not brackets
+
+
+def arrays_within(data: bytes, max_items: int) -> bool:
+    """True when the bytes alone show no array has more than ``max_items`` items (see the module docstring)."""
+    return len(data) <= 2 * max_items or data.count(b",") < max_items
+
+
+def read_wrapped(data: bytes, levels: int) -> Any:
+    """What orjson reads from ``data`` inside ``levels`` lists (so nested at most 1024 - levels deep), or None."""
+    wrapped = _orjson_or_none(b"".join((b"[" * levels, data, b"]" * levels)))  # one copy of data, not two
     try:
-        return orjson.loads(data), True
+        for _level in range(levels):
+            (wrapped,) = wrapped  # exactly one item, or data closed a wrapping list
+    except (TypeError, ValueError):  # TypeError: orjson refused the text (None)
+        return None
+    return wrapped
+
+
+def _orjson_or_none(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def parse_json(data: bytes) -> Any:
+    """The body. orjson (C speed) reads ordinary bodies; what it refuses but the standard library reads (NaN,
+    numbers beyond a double, UTF-16) goes to ``json.loads``, so every body reads as it always did."""
+    try:
+        return orjson.loads(data)
     except orjson.JSONDecodeError as error:
         if str(error).startswith("depth limit exceeded"):  # orjson stops at 1024 levels, past any setting
             raise BadRequest("the JSON body is nested too deeply") from error
     try:
-        return json.loads(data), False
+        return json.loads(data)
     except RecursionError as error:
         raise BadRequest("the JSON body is nested too deeply") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest("the body is not valid JSON") from error
-
-
-def structure_within(data: bytes, max_depth: int, max_items: int) -> bool:
-    """True when the bytes of a JSON text orjson has read prove both limits hold; False when they cannot tell.
-
-    Valid UTF-8 JSON keeps every quote, comma and bracket of its structure as that ASCII byte, and, with no
-    escaped quote in it, every quote delimits a string. Dropping all other bytes, then the empty strings
-    (``""``), then what is left between quotes, leaves the structure alone: the array limit holds when it has
-    fewer commas than the limit (an array of n items has n - 1), and the depth is the number of passes that
-    strip every innermost bracket pair.
-    """
-    if b"\\" in data and b'\\"' in data:  # one-byte search first: most bodies have no backslash at all
-        return False
-    skeleton = data.translate(SQUARE_AS_CURLY, NOT_STRUCTURE).replace(b'""', b"")
-    if b'"' in skeleton:  # strings holding commas or brackets, e.g. the unit mm[Hg]
-        skeleton = b"".join(skeleton.split(b'"')[::2])
-    if skeleton.count(b",") >= max_items:
-        return False
-    return _depth_within(skeleton.translate(None, NOT_BRACKET), max_depth)
-
-
-def _depth_within(brackets: bytes, max_depth: int) -> bool:
-    """Each pass strips the innermost pairs, one level. On a large body, a pass that strips less than an eighth
-    is a deep, narrow structure (perhaps hostile), which the walk checks for less: False hands it over, so the
-    passes never read more than eight times the brackets (or ``SMALL`` bytes per level)."""
-    for _level in range(max_depth):
-        if not brackets:
-            return True
-        stripped = brackets.replace(b"{}", b"")
-        if len(brackets) > SMALL and len(stripped) > len(brackets) - len(brackets) // 8:
-            return False
-        brackets = stripped
-    if brackets:
-        raise BadRequest(f"the JSON body is nested deeper than {max_depth} levels")
-    return True
 
 
 def check_json_shape(body: object, max_depth: int, max_items: int) -> None:
