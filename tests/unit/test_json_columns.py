@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from service.storage.call_records import CallRecords
 from service.storage.db import create_database_engine, migrate
 from service.storage.repository import CardRecord, HookCall, Repository
+from tests.unit.test_storage import feedback_row
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -83,22 +84,7 @@ def test_audit_and_card_rows_read_back_the_same_values(tmp_path: Path) -> None:
 def test_feedback_raw_keeps_nan_as_json_dumps_stored_it(tmp_path: Path) -> None:
     engine = migrated(tmp_path)
     raw = {"feedback": [{"card": "c-1", "score": float("nan")}], "note": "trop élevé"}
-    row = {
-        "dedupe_key": "k-1",
-        "received_at": NOW,
-        "service_id": "crs-patient-view",
-        "card_uuid": "c-1",
-        "outcome": "overridden",
-        "outcome_timestamp": None,
-        "accepted_suggestions": [],
-        "override_system": None,
-        "override_code": None,
-        "override_display": None,
-        "user_comment": None,
-        "raw": raw,
-    }
-
-    Repository(engine).record_feedback([row])
+    Repository(engine).record_feedback([feedback_row("c-1", "overridden", "k-1", raw)])
 
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT raw FROM feedback")).scalar_one()
