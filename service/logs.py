@@ -6,11 +6,12 @@ mode must see PROMETHEUS_MULTIPROC_DIR before the first import).
 
 from __future__ import annotations
 
-import json
 import logging
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+from service import json_text
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 hook_instance_var: ContextVar[str] = ContextVar("hook_instance", default="-")
@@ -35,7 +36,7 @@ class JsonFormatter(logging.Formatter):
             entry["http"] = http
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info).splitlines()[-1]  # the type and message, no frames
-        return json.dumps(entry)
+        return json_text.ascii_dumps(entry)  # orjson, ASCII as before: a line is written at every request
 
 
 def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:

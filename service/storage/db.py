@@ -18,6 +18,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
+from service import json_text
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -28,6 +30,9 @@ def create_database_engine(url: str, timeout_seconds: float = 1.0) -> Engine:
     wait briefly instead of failing at once. A pooled connection to a file that was deleted or replaced is
     discarded at checkout (it would write to an unlinked inode that nobody reads). The folder of a SQLite
     file is created if missing. PostgreSQL: connect, lock and statement timeouts; a short pool wait.
+
+    JSON columns are written by ``json_text.dumps`` (orjson, same values): the writer thread serialises about
+    a dozen per hook call, where stdlib ``json.dumps`` was a third of its CPU.
     """
     parsed = make_url(url)
     millis = max(1, int(timeout_seconds * 1000))
@@ -38,9 +43,14 @@ def create_database_engine(url: str, timeout_seconds: float = 1.0) -> Engine:
             pool_size=5,
             max_overflow=5,
             pool_timeout=timeout_seconds,
+            json_serializer=json_text.dumps,
             connect_args=_postgresql_args(parsed.get_driver_name(), timeout_seconds),
         )
-    engine = create_engine(url, connect_args={"timeout": timeout_seconds, "check_same_thread": False})
+    engine = create_engine(
+        url,
+        json_serializer=json_text.dumps,
+        connect_args={"timeout": timeout_seconds, "check_same_thread": False},
+    )
     event.listen(engine, "connect", partial(_sqlite_pragmas, millis))
     if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
         path = Path(parsed.database)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -68,6 +69,27 @@ def test_json_log_line_has_request_id_and_hook_instance_without_phi() -> None:
 
     assert (line["request_id"], line["hook_instance"], line["level"]) == ("req-1", "hook-9", "INFO")
     assert line["http"]["endpoint"] == "crs-patient-view"
+
+
+def test_json_log_line_is_ascii_and_reads_back_every_field() -> None:
+    request_id_var.set("req-2")
+    hook_instance_var.set("höök-°C")
+    record = logging.LogRecord("crs_cds.access", logging.INFO, __file__, 1, "request %s", ("ünï",), None)
+    record.created = datetime(2026, 11, 20, 12, 0, 0, 123456, tzinfo=UTC).timestamp()
+    record.http = {"method": "POST", "endpoint": "crs-patient-view", "status": 200, "ms": 4.25}
+
+    text = JsonFormatter().format(record)
+
+    assert text.isascii()  # written unchanged on a stream of any encoding, as json.dumps's lines were
+    assert json.loads(text) == {
+        "time": "2026-11-20T12:00:00.123Z",
+        "level": "INFO",
+        "logger": "crs_cds.access",
+        "message": "request ünï",
+        "request_id": "req-2",
+        "hook_instance": "höök-°C",
+        "http": {"method": "POST", "endpoint": "crs-patient-view", "status": 200, "ms": 4.25},
+    }
 
 
 def test_access_log_lines_carry_no_token_or_patient(

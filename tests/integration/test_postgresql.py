@@ -147,6 +147,18 @@ def test_call_records_round_trip_and_purge_on_postgresql(engine: Engine) -> None
     assert [r for r in records.between(NOW - timedelta(days=801), NOW) if r.hook_instance == "pg-call"] == []
 
 
+def test_json_columns_keep_non_ascii_text_and_nulls_on_postgresql(engine: Engine) -> None:
+    """The JSON columns are written by json_text (orjson, UTF-8): the values read back as given."""
+    repository = Repository(engine)
+    rules = ["G-GRADE", "règle ≥ 38 °C"]
+    call = HookCall(NOW, "pg-json", "crs-patient-view", "Patient/p", None, None, rules, "2026.1", [], 1.0, 2.0)
+
+    repository.record_hook_call(call, [CardRecord("pg-json-card", "crs-assessment", "info", rules, [])])
+
+    (audit,) = [row for row in repository.audit_rows() if row.hook_instance == "pg-json"]
+    assert (audit.rules, audit.card_uuids) == (rules, ["pg-json-card"])
+
+
 def test_the_replay_guard_and_readiness_give_up_after_the_lock_timeout(engine: Engine, postgres_url: str) -> None:
     """Issue 12 item 3: a locked replay table costs a signed call about a second (then 503), not 30 s."""
     locker = create_database_engine(postgres_url)

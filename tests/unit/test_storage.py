@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 from sqlalchemy import inspect
@@ -42,7 +43,11 @@ def issue(repository: Repository, card_uuid: str, kind: str, rules: list[str]) -
 
 
 def feedback(repository: Repository, card_uuid: str, outcome: str, key: str) -> None:
-    row = {
+    repository.record_feedback([feedback_row(card_uuid, outcome, key)])
+
+
+def feedback_row(card_uuid: str, outcome: str, key: str, raw: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
         "dedupe_key": key,
         "received_at": NOW,
         "service_id": "crs-patient-view",
@@ -54,9 +59,8 @@ def feedback(repository: Repository, card_uuid: str, outcome: str, key: str) -> 
         "override_code": None,
         "override_display": None,
         "user_comment": None,
-        "raw": {},
+        "raw": raw or {},
     }
-    repository.record_feedback([row])
 
 
 def test_feedback_report_rates_per_card_kind_and_rule(runner: CliRunner, database_url: str) -> None:
