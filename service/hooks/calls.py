@@ -48,6 +48,7 @@ class CallResult:
     data: ResolvedData
     timeline: Timeline
     fetch_ms: float
+    resource_counts: dict[str, dict[str, int]]  # resources_by_type(data), counted while the data were in the CPU cache
 
 
 def install(app: Flask) -> None:
@@ -75,7 +76,7 @@ def _success_fields(result: CallResult, silent: bool) -> dict[str, Any]:
         "fetch_ms": round(result.fetch_ms, 2),
         "token_used": request_.fhirAuthorization is not None and bool(result.data.fetched_keys),
         "fetched_keys": list(result.data.fetched_keys),
-        "resources": resources_by_type(result.data),
+        "resources": result.resource_counts,
         "silent": silent,
         "grade": result.assessment.grade,
         "managed_grade": result.assessment.managed_grade,

@@ -16,7 +16,7 @@ from service.crs.engine import assess, check_drafts
 from service.fhir.fields import reference_of
 from service.fhir.subject import subject_mismatches
 from service.hooks.auth import allowed_fhir_servers
-from service.hooks.calls import CallResult, answer_cards
+from service.hooks.calls import CallResult, answer_cards, resources_by_type
 from service.hooks.errors import BadRequest, PatientMismatch, ServiceNotFound, invalid
 from service.hooks.json_body import read_json_object
 from service.hooks.models import CONTEXT_MODELS, HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
@@ -39,6 +39,7 @@ def invoke(service_id: str) -> Response:
     state = runtime()
     deadline, allowed = state.fetcher.deadline(), allowed_fhir_servers()
     data = resolve(hook_request, service, state.fetcher, allowed, deadline)
+    counts = resources_by_type(data)  # for the call record; now, while the resources are in the CPU cache
     drafts = drafts_to_check(context)
     refuse_other_patients(data, drafts, context.patientId)
     chart = _chart_resources(data)
@@ -58,7 +59,7 @@ def invoke(service_id: str) -> Response:
         record_assessment(assessment.grade, [(r.kind, str(r.card["indicator"])) for r in rendered])
     timings = (1000 * (fetched - started), 1000 * (time.perf_counter() - started))
     audit(state, hook_request, service, context, assessment, rendered, data, timings)
-    result = CallResult(hook_request, service, assessment, rendered, data, timeline, timings[0])
+    result = CallResult(hook_request, service, assessment, rendered, data, timeline, timings[0], counts)
     return json_response({"cards": answer_cards(state, result)})  # none from a silent service (CRS_CDS_SILENT)
 
 
