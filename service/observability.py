@@ -57,10 +57,12 @@ def metrics() -> Response:
 
 def endpoint_label() -> str:
     """The service id for hook calls, the route name otherwise (never a patient id or a free path)."""
-    service_id = (request.view_args or {}).get("service_id")
-    if request.endpoint == "invoke.invoke" and isinstance(service_id, str):
-        return service_id if len(service_id) <= 64 else "unknown-service"
-    return request.endpoint or "unmatched"
+    endpoint = request.endpoint
+    if endpoint == "invoke.invoke":
+        service_id = (request.view_args or {}).get("service_id")
+        if isinstance(service_id, str):
+            return service_id if len(service_id) <= 64 else "unknown-service"
+    return endpoint or "unmatched"
 
 
 @functools.lru_cache(maxsize=256)

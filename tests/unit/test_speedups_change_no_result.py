@@ -30,10 +30,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import given as for_all
 from hypothesis import strategies as st
+from pydantic import BaseModel, TypeAdapter
 
 from service.crs import escalation, grading, history, timeline, vitals
-from service.crs.assessment import Assessment
-from service.crs.engine import assess
+from service.crs.assessment import Assessment, Param, note
+from service.crs.engine import assess, check_drafts
 from service.crs.episode import Episode
 from service.crs.history import car_t_infusions, event_times, grade_history, managed_grade_at
 from service.crs.policy import Policy
@@ -43,8 +44,9 @@ from service.fhir.fields import FhirResource, codings
 from service.fhir.observations import ObservationCodes, ObservationRecords
 from service.fhir.plain_observations import PlainReaders
 from service.fhir.translate import Translator
-from service.fixtures import anchor_of, fixture_paths, read_fixture, resources_of
+from service.fixtures import FIXTURES_DIR, anchor_of, fixture_paths, read_fixture, resources_of, shifted
 from tests import fhir_builders as b
+from tests.golden_cases import CASES
 
 T = TypeVar("T")
 POLICY = b.POLICY
@@ -280,6 +282,7 @@ def test_every_fixture_assesses_the_same_as_before(path: Path) -> None:
     assert fast[0] == reference[0]
     assert fast[1] == reference[1]
     assert fast[2] == reference[2]
+    assert_params_as_validation_gives_them(fast[1])
 
 
 DRUGS = ["tocilizumab", "dexamethasone", "methylprednisolone", "acetaminophen", "anakinra"]
@@ -357,3 +360,65 @@ def test_generated_charts_assess_the_same_as_before(resources: list[FhirResource
     assert fast[0] == reference[0]
     assert fast[1] == reference[1]
     assert fast[2] == reference[2]
+    assert_params_as_validation_gives_them(fast[1])
+
+
+PARAMS = TypeAdapter(dict[str, Param])
+
+
+def params_in(value: object) -> Iterator[dict[str, Param]]:
+    """Every ``params`` of an assessment or an order check, in nested notes too."""
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            if name == "params":
+                yield getattr(value, name)
+            else:
+                yield from params_in(getattr(value, name))
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from params_in(item)
+
+
+def assert_params_as_validation_gives_them(results: Sequence[object]) -> int:
+    """The engine's params are kept unvalidated (``assessment.Params``): validation must give back the same
+    values of the same types (``1``, ``1.0`` and ``True`` told apart, a tuple from a list). Returns how many
+    were checked."""
+    found = [params for result in results for params in params_in(result)]
+    for params in found:
+        assert typed(PARAMS.validate_python(params)) == typed(params)
+    return len(found)
+
+
+def typed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [(name, typed(item)) for name, item in value.items()]
+    if isinstance(value, tuple | list):
+        return (type(value), [typed(item) for item in value])
+    return (type(value), value)
+
+
+def test_order_checks_keep_params_as_validation_gives_them() -> None:
+    charts = [(case.chart, case.drafts) for case in CASES if case.drafts]
+    for path in fixture_paths(FIXTURES_DIR):
+        drafts_path = FIXTURES_DIR / "drafts" / path.name
+        if drafts_path.exists():
+            anchored = [list(resources_of(shifted(read_fixture(p), b.NOW))) for p in (path, drafts_path)]
+            charts.append((anchored[0], anchored[1]))
+    checked = 0
+    for chart, drafts in charts:
+        timeline = Translator.from_policy(POLICY).timeline(chart, drafts)
+        assessment, checks = check_drafts(timeline, POLICY, b.NOW, timeline.draft_orders)
+        assert checks
+        checked += assert_params_as_validation_gives_them([assessment, *checks])
+    assert len(charts) >= 3
+    assert checked >= 20
+
+
+class Shout(str):
+    """A str subclass (as an enum member is)."""
+
+
+@pytest.mark.parametrize("value", [True, ["a"], Shout("a")])
+def test_the_params_check_tells_a_value_validation_would_change(value: Any) -> None:
+    with pytest.raises(AssertionError):
+        assert_params_as_validation_gives_them([note("C0", v=value)])
