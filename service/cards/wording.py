@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -83,7 +84,7 @@ class Moment:
     def __bool__(self) -> bool:
         return True
 
-    @property
+    @cached_property  # a call's times recur (several findings at one instant): each is spelled once
     def clock(self) -> str:
         # strftime's %H:%M, %d and %b (C locale), spelled out: strftime cost more than the rest of a text
         local = self.at.astimezone(self.zone)
@@ -95,7 +96,7 @@ class Moment:
         local = self.at.astimezone(self.zone)  # strftime's "%Y-%m-%d %H:%M", spelled out as ``clock`` is
         return f"{local.year}-{local.month:02}-{local.day:02} {local.hour:02}:{local.minute:02} {zone_name(local)}"
 
-    @property
+    @cached_property
     def relative(self) -> str:
         seconds = (self.at - self.now).total_seconds()
         span = abs(seconds)
@@ -158,9 +159,17 @@ class Wording:
         self.zone = ZoneInfo(zone)
         self.now = now
         self._today = now.astimezone(self.zone).date()
+        self._moments: dict[tuple[datetime, Any], Moment] = {}
 
     def moment(self, at: datetime | None) -> Moment | Blank:
-        return Moment(at, self.zone, self.now, self._today) if at is not None else BLANK
+        """The time ``at`` on this call's card; the same instant in the same zone object is one Moment."""
+        if at is None:
+            return BLANK
+        key = (at, at.tzinfo)  # equal instants in other zones print otherwise (``{{ t.at }}``)
+        found = self._moments.get(key)
+        if found is None:
+            found = self._moments[key] = Moment(at, self.zone, self.now, self._today)
+        return found
 
     def value(self, value: Param | list[Any]) -> Any:
         if isinstance(value, datetime):

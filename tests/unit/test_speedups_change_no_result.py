@@ -5,8 +5,8 @@ moment asked (no memo), the escalation rule's scan reading the full managed grad
 fever's run computed up front, blood pressures merged after a filtered look-up), the oxygen
 support found by filters over all oxygen records, the doses of a drug set filtered from all administrations
 at each question, the policy's role sets and waiver windows re-derived at each question, ``Series.latest``
-over a copy of the past, and in translation the per-Observation set unions, an uncached timestamp parser,
-the old coding readers and the series sorted by a Python key, every Observation read on the general path (no
+over a copy of the past, ``Series.between`` searched from one microsecond before its start, and in
+translation the per-Observation set unions, an uncached timestamp parser, the old coding readers and the series sorted by a Python key, every Observation read on the general path (no
 ``PlainReaders`` short path) and the records built by the dataclass ``__init__`` (no ``quick_init``).
 Every fixture in ``fhir_fixtures/`` and a generated sample of multi-day charts are translated and assessed
 both ways; the timelines, the full assessments and the grade history (with the escalation scan's
@@ -75,6 +75,11 @@ def reference_latest(
         if where is None or where(record):
             return record
     return None
+
+
+def reference_between(self: Series[Any], start: datetime, end: datetime) -> tuple[Any, ...]:
+    lower = bisect_right(self._times, start - timedelta(microseconds=1))
+    return self.items[lower : bisect_right(self._times, end)]
 
 
 def reference_derived(self: Policy, _key: object, compute: Callable[[Policy], T]) -> T:
@@ -205,6 +210,7 @@ def reference_code() -> Iterator[None]:
     patches: tuple[Any, ...] = (
         mock.patch.object(Timeline, "given", reference_given),
         mock.patch.object(Series, "latest", reference_latest),
+        mock.patch.object(Series, "between", reference_between),
         mock.patch.object(Series, "of", classmethod(reference_series_of)),
         mock.patch.object(Policy, "derived", reference_derived),
         mock.patch.object(Episode, "grades", property(lambda _self: {})),  # a memo that never remembers
