@@ -55,7 +55,7 @@ class Blank(str):
 BLANK = Blank()
 BLANKS: dict[str, dict[str, Any]] = {key: dict.fromkeys(params, BLANK) for key, params in WORDING_PARAMS.items()}
 """The values of each key before its parameters are set: every declared parameter blank (built once)."""
-_NONE: dict[str, Any] = {}
+NO_BLANKS: dict[str, Any] = {}  # a key that declares no parameters (one dict for all, never written)
 
 
 MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -192,11 +192,11 @@ class Wording:
         if text.plain is not None:
             return text.plain
         memo = memo_key(params, parts) if text.pure else None
-        found = text.memo.get(memo) if memo is not None else None
+        found = text.memo.get(memo) if memo is not None else None  # memo is None unless the text is pure
         if found is not None:
             return found
         given = {name: self.value(item) for name, item in params.items() if item is not None}
-        values = {**BLANKS.get(key, _NONE), **given, "parts": parts or []}
+        values = {**BLANKS.get(key, NO_BLANKS), **given, "parts": parts or []}
         try:
             return text.render(values, memo)
         except TemplateError as error:
