@@ -207,7 +207,7 @@ def _at_least(indicator: Indicator, floor: Indicator) -> Indicator:
 
 def render_summary(kind: CompiledKind, context: dict[str, Any]) -> str:
     """One line under 140 characters; the catalog is checked for this at start-up, this is the last guard."""
-    summary = " ".join(kind.summary.render(**context).split())
+    summary = " ".join(kind.summary.render(context).split())  # a mapping, not **: one copy fewer
     if len(summary) > SUMMARY_LIMIT:
         log.warning("summary of %s cut to %d characters", kind.name, SUMMARY_LIMIT)
         summary = summary[: SUMMARY_LIMIT - 3].rstrip() + "..."
@@ -216,7 +216,7 @@ def render_summary(kind: CompiledKind, context: dict[str, Any]) -> str:
 
 def render_detail(kind: CompiledKind, context: dict[str, Any]) -> str:
     """Markdown with list items kept together: blank lines between items of one list are removed."""
-    lines = [line.rstrip() for line in kind.detail.render(**context).splitlines()]
+    lines = [line.rstrip() for line in kind.detail.render(context).splitlines()]
     kept: list[str] = []
     for line, following in zip(lines, _next_with_words(lines), strict=True):
         if line or not kept or (kept[-1] and not (kept[-1].startswith("- ") and following.startswith("- "))):
