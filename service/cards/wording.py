@@ -125,6 +125,8 @@ def memo_key(params: dict[str, Any], parts: list[str] | None) -> Hashable | None
         kind = type(value)
         if kind is str or kind is int or kind is bool:  # most values: no call to freeze them (a text costs ~1 us)
             frozen.append((name, kind, value))
+        elif kind is float:
+            frozen.append((name, kind, repr(value)))  # as ``_frozen`` freezes a float
         elif value is not None:  # None is not given: renders as its blank
             item = _frozen(value)
             if item is None:
@@ -198,8 +200,11 @@ class Wording:
         found = text.memo.get(memo) if memo is not None else None  # memo is None unless the text is pure
         if found is not None:
             return found
-        given = {name: self.value(item) for name, item in params.items() if item is not None}
-        values = {**BLANKS.get(key, NO_BLANKS), **given, "parts": parts or []}
+        values = dict(BLANKS.get(key, NO_BLANKS))  # the given values over the blanks, in one dict
+        for name, item in params.items():
+            if item is not None:
+                values[name] = self.value(item)
+        values["parts"] = parts or []
         try:
             return text.render(values, memo)
         except TemplateError as error:
