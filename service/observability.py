@@ -57,10 +57,12 @@ def metrics() -> Response:
 
 def endpoint_label() -> str:
     """The service id for hook calls, the route name otherwise (never a patient id or a free path)."""
-    service_id = (request.view_args or {}).get("service_id")
-    if request.endpoint == "invoke.invoke" and isinstance(service_id, str):
-        return service_id if len(service_id) <= 64 else "unknown-service"
-    return request.endpoint or "unmatched"
+    endpoint = request.endpoint
+    if endpoint == "invoke.invoke":
+        service_id = (request.view_args or {}).get("service_id")
+        if isinstance(service_id, str):
+            return service_id if len(service_id) <= 64 else "unknown-service"
+    return endpoint or "unmatched"
 
 
 @functools.lru_cache(maxsize=256)
@@ -75,10 +77,10 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def start() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else new_uuid.hex()
-        g.started = time.perf_counter()
-        request_id_var.set(g.request_id)
+        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")  # the header, without building the headers view
+        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else new_uuid.hex()
+        g.request_id, g.started = request_id, time.perf_counter()
+        request_id_var.set(request_id)
         hook_instance_var.set("-")
 
     @app.after_request
@@ -89,17 +91,11 @@ def install(app: Flask) -> None:
         requests_counted.inc()
         latency.observe(elapsed)
         response.headers["X-Request-ID"] = g.get("request_id", "-")
-        log.info(
-            "request",
-            extra={
-                "http": {
-                    "method": request.method,
-                    "endpoint": endpoint,
-                    "status": response.status_code,
-                    "ms": round(elapsed * 1000, 2),
-                }
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # the line's fields are built only when it is written
+            status, ms = response.status_code, round(elapsed * 1000, 2)
+            log.info(
+                "request", extra={"http": {"method": request.method, "endpoint": endpoint, "status": status, "ms": ms}}
+            )
         return response
 
 

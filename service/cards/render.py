@@ -207,7 +207,7 @@ def _at_least(indicator: Indicator, floor: Indicator) -> Indicator:
 
 def render_summary(kind: CompiledKind, context: dict[str, Any]) -> str:
     """One line under 140 characters; the catalog is checked for this at start-up, this is the last guard."""
-    summary = " ".join(kind.summary.render(**context).split())
+    summary = " ".join(kind.summary.render(context).split())  # a mapping, not **: one copy fewer
     if len(summary) > SUMMARY_LIMIT:
         log.warning("summary of %s cut to %d characters", kind.name, SUMMARY_LIMIT)
         summary = summary[: SUMMARY_LIMIT - 3].rstrip() + "..."
@@ -216,17 +216,23 @@ def render_summary(kind: CompiledKind, context: dict[str, Any]) -> str:
 
 def render_detail(kind: CompiledKind, context: dict[str, Any]) -> str:
     """Markdown with list items kept together: blank lines between items of one list are removed."""
-    lines = [line.rstrip() for line in kind.detail.render(**context).splitlines()]
+    lines = [line.rstrip() for line in kind.detail.render(context).splitlines()]
     kept: list[str] = []
-    for index, line in enumerate(lines):
-        if line or not kept or (kept[-1] and not _between_items(kept[-1], lines, index)):
-            kept.append(line)
+    for line, following in zip(lines, _next_with_words(lines), strict=True):
+        if line or not kept or (kept[-1] and not (kept[-1].startswith("- ") and following.startswith("- "))):
+            kept.append(line)  # a blank line between two list items is dropped, so is a second blank line
     return "\n".join(kept).strip() or kind.entry.topic.display
 
 
-def _between_items(previous: str, lines: list[str], index: int) -> bool:
-    """A blank line after a list item and before the next one (the next line with words)."""
-    return previous.startswith("- ") and next((later for later in lines[index + 1 :] if later), "").startswith("- ")
+def _next_with_words(lines: list[str]) -> list[str]:
+    """For each line, the next line with words after it ("" if none): one pass from the end instead of a
+    search forward from every blank line."""
+    found, following = "", []
+    for line in reversed(lines):
+        following.append(found)
+        found = line or found
+    following.reverse()
+    return following
 
 
 def assessment_extension(assessment: Assessment) -> dict[str, Any]:

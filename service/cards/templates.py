@@ -65,10 +65,6 @@ class Text:
         template = compile_source(source)
         return cls(template, words(template.render()) if is_plain(source) else None, is_pure(source))
 
-    def remembered(self, key: Hashable | None) -> str | None:
-        """The words memoised for ``key`` (None: not seen, or not memoisable)."""
-        return None if key is None or not self.pure else self.memo.get(key)
-
     def render(self, values: dict[str, Any], key: Hashable | None = None) -> str:
         """The words of the text with ``values`` (raises jinja2's TemplateError); ``key`` stands for the values
         in the memo, None if they cannot be memoised."""

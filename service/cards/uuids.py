@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 
 BLOCK = 16 * 64  # 64 uuids per read
+VERSION_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # the version nibble and the variant's two bits
+VERSION_4 = (4 << 76) | (0x8000 << 48)  # version 4, variant RFC 4122
 
 
 class UuidSource:
@@ -26,19 +27,21 @@ class UuidSource:
 
     def __call__(self) -> str:
         """``str(uuid.uuid4())``: 8-4-4-4-12 hex digits."""
-        return str(self.draw())
+        digits = self.hex()
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
     def hex(self) -> str:
-        """``uuid.uuid4().hex``: 32 hex digits."""
-        return self.draw().hex
+        """``uuid.uuid4().hex``: 32 hex digits. The version and variant bits are set as ``uuid.UUID(bytes=...,
+        version=4)`` sets them, without building the UUID object (half the cost of a uuid)."""
+        return f"{int.from_bytes(self.draw()) & VERSION_CLEAR | VERSION_4:032x}"
 
-    def draw(self) -> uuid.UUID:
+    def draw(self) -> bytes:
+        """The next 16 random bytes."""
         with self._lock:
             if self._next >= len(self._block):
                 self._block, self._next = os.urandom(BLOCK), 0
             start, self._next = self._next, self._next + 16
-            chunk = self._block[start : start + 16]
-        return uuid.UUID(bytes=chunk, version=4)
+            return self._block[start : start + 16]
 
     def forget(self) -> None:
         """After a fork: the parent's unused bytes must not be the child's too."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from functools import cached_property
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from jinja2.exceptions import TemplateError
@@ -54,6 +55,11 @@ class Blank(str):
 BLANK = Blank()
 BLANKS: dict[str, dict[str, Any]] = {key: dict.fromkeys(params, BLANK) for key, params in WORDING_PARAMS.items()}
 """The values of each key before its parameters are set: every declared parameter blank (built once)."""
+NO_BLANKS: dict[str, Any] = {}  # a key that declares no parameters (one dict for all, never written)
+
+
+MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+"""strftime's ``%b`` in the C locale (the service never sets another), by month number."""
 
 
 def zone_name(local: datetime) -> str:
@@ -78,18 +84,19 @@ class Moment:
     def __bool__(self) -> bool:
         return True
 
-    @property
+    @cached_property  # a call's times recur (several findings at one instant): each is spelled once
     def clock(self) -> str:
+        # strftime's %H:%M, %d and %b (C locale), spelled out: strftime cost more than the rest of a text
         local = self.at.astimezone(self.zone)
-        clock = f"{local.hour:02}:{local.minute:02} {zone_name(local)}"  # strftime's %H:%M, at a tenth of its cost
-        return clock if local.date() == self.today else f"{local:%d %b} {clock}"
+        clock = f"{local.hour:02}:{local.minute:02} {zone_name(local)}"
+        return clock if local.date() == self.today else f"{local.day:02} {MONTHS[local.month]} {clock}"
 
     @property
     def full(self) -> str:
-        local = self.at.astimezone(self.zone)
-        return f"{local:%Y-%m-%d %H:%M} {zone_name(local)}"
+        local = self.at.astimezone(self.zone)  # strftime's "%Y-%m-%d %H:%M", spelled out as ``clock`` is
+        return f"{local.year}-{local.month:02}-{local.day:02} {local.hour:02}:{local.minute:02} {zone_name(local)}"
 
-    @property
+    @cached_property
     def relative(self) -> str:
         seconds = (self.at - self.now).total_seconds()
         span = abs(seconds)
@@ -115,16 +122,20 @@ def memo_key(params: dict[str, Any], parts: list[str] | None) -> Hashable | None
     type: ``True`` and ``1`` render differently; a float by its ``repr``: ``-0.0 == 0.0`` but prints "-0"."""
     frozen = []
     for name, value in params.items():
-        if value is None:
-            continue  # not given: renders as its blank
-        item = _frozen(value)
-        if item is None:
-            return None
-        frozen.append((name, item))
-    return tuple(parts or ()), tuple(frozen)
+        kind = type(value)
+        if kind is str or kind is int or kind is bool:  # most values: no call to freeze them (a text costs ~1 us)
+            frozen.append((name, kind, value))
+        elif kind is float:
+            frozen.append((name, kind, repr(value)))  # as ``_frozen`` freezes a float
+        elif value is not None:  # None is not given: renders as its blank
+            item = _frozen(value)
+            if item is None:
+                return None
+            frozen.append((name, *item))
+    return tuple(parts) if parts else (), tuple(frozen)
 
 
-def _frozen(value: Any) -> Hashable | None:
+def _frozen(value: Any) -> tuple[type, Hashable] | None:
     kind = type(value)
     if kind is float:
         return (kind, repr(value))
@@ -150,11 +161,22 @@ class Wording:
         self.zone = ZoneInfo(zone)
         self.now = now
         self._today = now.astimezone(self.zone).date()
+        self._moments: dict[tuple[datetime, Any], Moment] = {}
 
     def moment(self, at: datetime | None) -> Moment | Blank:
-        return Moment(at, self.zone, self.now, self._today) if at is not None else BLANK
+        """The time ``at`` on this call's card; the same instant in the same zone object is one Moment."""
+        if at is None:
+            return BLANK
+        key = (at, at.tzinfo)  # equal instants in other zones print otherwise (``{{ t.at }}``)
+        found = self._moments.get(key)
+        if found is None:
+            found = self._moments[key] = Moment(at, self.zone, self.now, self._today)
+        return found
 
     def value(self, value: Param | list[Any]) -> Any:
+        kind = type(value)
+        if kind is float or kind is int:  # most values: no isinstance against a union (six times the cost)
+            return number_text(cast(float, value))
         if isinstance(value, datetime):
             return self.moment(value)
         if isinstance(value, bool | str):
@@ -164,7 +186,8 @@ class Wording:
         return [self.value(item) for item in value]
 
     def note(self, note: Note) -> str:
-        return self.text(note.key, [self.note(part) for part in note.parts], **note.params)
+        parts = [self.note(part) for part in note.parts] if note.parts else None  # most notes have no parts
+        return self.text(note.key, parts, **note.params)
 
     def text(self, key: str, parts: list[str] | None = None, /, **params: Any) -> str:
         """The text of ``key`` with ``params`` (a declared parameter not given renders empty)."""
@@ -174,11 +197,14 @@ class Wording:
         if text.plain is not None:
             return text.plain
         memo = memo_key(params, parts) if text.pure else None
-        found = text.remembered(memo)
+        found = text.memo.get(memo) if memo is not None else None  # memo is None unless the text is pure
         if found is not None:
             return found
-        given = {name: self.value(item) for name, item in params.items() if item is not None}
-        values = {**BLANKS.get(key, {}), **given, "parts": parts or []}
+        values = dict(BLANKS.get(key, NO_BLANKS))  # the given values over the blanks, in one dict
+        for name, item in params.items():
+            if item is not None:
+                values[name] = self.value(item)
+        values["parts"] = parts or []
         try:
             return text.render(values, memo)
         except TemplateError as error:

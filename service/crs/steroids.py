@@ -12,6 +12,8 @@ from service.crs.policy import Policy, TaperStep
 from service.crs.timeline import Administration
 from service.crs.vitals import active_vasopressors, age_in_years, hypotension_limits, is_hypotensive
 
+METHYLPREDNISOLONE = frozenset({"methylprednisolone"})  # one set object: ``Timeline.given`` keeps its doses by set
+
 
 @dataclass(frozen=True)
 class Regimen:
@@ -114,12 +116,17 @@ def running_steroids(ctx: Episode, regimen: Regimen, now: datetime) -> list[Runn
         for order in ctx.timeline.orders
         if order.drug in steroids
     ]
-    for drug in sorted(steroids):
-        doses = ctx.timeline.given(frozenset({drug}), now)
+    for drug, only_drug in ctx.policy.derived("each corticosteroid", _each_corticosteroid):
+        doses = ctx.timeline.given(only_drug, now)
         if doses and now - doses[-1].at <= _active_window(ctx, regimen, drug):
             gap = (doses[-1].at - doses[-2].at) / timedelta(hours=1) if len(doses) > 1 else None
             running.append(RunningSteroid(drug, doses[-1].dose_mg, gap, doses[-1].at, False))
     return running
+
+
+def _each_corticosteroid(policy: Policy) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Each corticosteroid by name, with the one-drug set ``Timeline.given`` is asked with (once per policy)."""
+    return tuple((drug, frozenset({drug})) for drug in sorted(policy.drugs_with_role("corticosteroid")))
 
 
 def _active_window(ctx: Episode, regimen: Regimen, drug: str) -> timedelta:
@@ -139,7 +146,7 @@ class TaperPosition:
 
 def methylprednisolone_course(ctx: Episode, now: datetime) -> tuple[Administration, ...]:
     """The current course: methylprednisolone doses with no gap over 48 h, ending with the latest."""
-    doses = ctx.timeline.given(frozenset({"methylprednisolone"}), now)
+    doses = ctx.timeline.given(METHYLPREDNISOLONE, now)
     course: list[Administration] = []
     for dose in doses:
         if course and dose.at - course[-1].at > timedelta(hours=48):

@@ -7,7 +7,7 @@ the thousand per request: ``quick_init`` gives them a cheaper ``__init__`` and c
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -207,7 +207,7 @@ class Series(Generic[T]):
 
     def between(self, start: datetime, end: datetime) -> tuple[T, ...]:
         """Records with start <= at <= end."""
-        lower = bisect_right(self._times, start - timedelta(microseconds=1))
+        lower = bisect_left(self._times, start)  # the first at >= start (no timedelta built per question)
         return self.items[lower : bisect_right(self._times, end)]
 
     def latest(

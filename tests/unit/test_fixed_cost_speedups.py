@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.cards.templates import Text, compile_source
-from service.cards.uuids import UuidSource, new_uuid
-from service.cards.wording import Wording
+from service.cards.uuids import BLOCK, UuidSource, new_uuid
+from service.cards.wording import Moment, Wording, zone_name
 from service.http_policy import HSTS, HSTS_ITEMS, SECURITY_HEADERS, SECURITY_ITEMS, add_missing
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -104,3 +104,36 @@ def test_memoised_words_equal_words_rendered_afresh(v: Any, w: Any, parts: list[
     expected = afresh.text("x", parts, v=v, w=w)
     assert MEMOISED.text("x", parts, v=v, w=w) == expected
     assert MEMOISED.text("x", parts, v=v, w=w) == expected  # the second time from the memo when memoisable
+
+
+def test_uuids_are_the_uuid_modules_version_4_of_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    block = os.urandom(BLOCK)
+    monkeypatch.setattr("service.cards.uuids.os.urandom", lambda size: block[:size])
+    source = UuidSource()
+    drawn = [source() if index % 2 else source.hex() for index in range(BLOCK // 16)]
+    made = [uuid.UUID(bytes=block[start : start + 16], version=4) for start in range(0, BLOCK, 16)]
+    assert drawn == [str(item) if index % 2 else item.hex for index, item in enumerate(made)]
+
+
+def old_clock(moment: Moment) -> str:
+    """``Moment.clock`` and ``Moment.full`` as they were, by strftime."""
+    local = moment.at.astimezone(moment.zone)
+    clock = f"{local:%H:%M} {zone_name(local)}"
+    return clock if local.date() == moment.today else f"{local:%d %b} {clock}"
+
+
+def old_full(moment: Moment) -> str:
+    local = moment.at.astimezone(moment.zone)
+    return f"{local:%Y-%m-%d %H:%M} {zone_name(local)}"
+
+
+ZONES = st.sampled_from(["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kolkata", "Australia/Lord_Howe"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.datetimes(timezones=st.just(UTC)), st.datetimes(timezones=st.just(UTC)), ZONES)
+def test_times_are_spelled_as_strftime_spelled_them(at: datetime, now: datetime, zone: str) -> None:
+    wording = Wording({}, zone, now)
+    moment = wording.moment(at)
+    assert isinstance(moment, Moment)
+    assert (moment.clock, moment.full) == (old_clock(moment), old_full(moment))

@@ -5,8 +5,8 @@ moment asked (no memo), the escalation rule's scan reading the full managed grad
 fever's run computed up front, blood pressures merged after a filtered look-up), the oxygen
 support found by filters over all oxygen records, the doses of a drug set filtered from all administrations
 at each question, the policy's role sets and waiver windows re-derived at each question, ``Series.latest``
-over a copy of the past, and in translation the per-Observation set unions, an uncached timestamp parser,
-the old coding readers and the series sorted by a Python key, every Observation read on the general path (no
+over a copy of the past, ``Series.between`` searched from one microsecond before its start, and in
+translation the per-Observation set unions, an uncached timestamp parser, the old coding readers and the series sorted by a Python key, every Observation read on the general path (no
 ``PlainReaders`` short path) and the records built by the dataclass ``__init__`` (no ``quick_init``).
 Every fixture in ``fhir_fixtures/`` and a generated sample of multi-day charts are translated and assessed
 both ways; the timelines, the full assessments and the grade history (with the escalation scan's
@@ -30,10 +30,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import given as for_all
 from hypothesis import strategies as st
+from pydantic import BaseModel, TypeAdapter
 
 from service.crs import escalation, grading, history, timeline, vitals
-from service.crs.assessment import Assessment
-from service.crs.engine import assess
+from service.crs.assessment import Assessment, Param, note
+from service.crs.engine import assess, check_drafts
 from service.crs.episode import Episode
 from service.crs.history import car_t_infusions, event_times, grade_history, managed_grade_at
 from service.crs.policy import Policy
@@ -43,8 +44,9 @@ from service.fhir.fields import FhirResource, codings
 from service.fhir.observations import ObservationCodes, ObservationRecords
 from service.fhir.plain_observations import PlainReaders
 from service.fhir.translate import Translator
-from service.fixtures import anchor_of, fixture_paths, read_fixture, resources_of
+from service.fixtures import FIXTURES_DIR, anchor_of, fixture_paths, read_fixture, resources_of, shifted
 from tests import fhir_builders as b
+from tests.golden_cases import CASES
 
 T = TypeVar("T")
 POLICY = b.POLICY
@@ -73,6 +75,11 @@ def reference_latest(
         if where is None or where(record):
             return record
     return None
+
+
+def reference_between(self: Series[Any], start: datetime, end: datetime) -> tuple[Any, ...]:
+    lower = bisect_right(self._times, start - timedelta(microseconds=1))
+    return self.items[lower : bisect_right(self._times, end)]
 
 
 def reference_derived(self: Policy, _key: object, compute: Callable[[Policy], T]) -> T:
@@ -203,6 +210,7 @@ def reference_code() -> Iterator[None]:
     patches: tuple[Any, ...] = (
         mock.patch.object(Timeline, "given", reference_given),
         mock.patch.object(Series, "latest", reference_latest),
+        mock.patch.object(Series, "between", reference_between),
         mock.patch.object(Series, "of", classmethod(reference_series_of)),
         mock.patch.object(Policy, "derived", reference_derived),
         mock.patch.object(Episode, "grades", property(lambda _self: {})),  # a memo that never remembers
@@ -280,6 +288,7 @@ def test_every_fixture_assesses_the_same_as_before(path: Path) -> None:
     assert fast[0] == reference[0]
     assert fast[1] == reference[1]
     assert fast[2] == reference[2]
+    assert_params_as_validation_gives_them(fast[1])
 
 
 DRUGS = ["tocilizumab", "dexamethasone", "methylprednisolone", "acetaminophen", "anakinra"]
@@ -357,3 +366,65 @@ def test_generated_charts_assess_the_same_as_before(resources: list[FhirResource
     assert fast[0] == reference[0]
     assert fast[1] == reference[1]
     assert fast[2] == reference[2]
+    assert_params_as_validation_gives_them(fast[1])
+
+
+PARAMS = TypeAdapter(dict[str, Param])
+
+
+def params_in(value: object) -> Iterator[dict[str, Param]]:
+    """Every ``params`` of an assessment or an order check, in nested notes too."""
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            if name == "params":
+                yield getattr(value, name)
+            else:
+                yield from params_in(getattr(value, name))
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from params_in(item)
+
+
+def assert_params_as_validation_gives_them(results: Sequence[object]) -> int:
+    """The engine's params are kept unvalidated (``assessment.Params``): validation must give back the same
+    values of the same types (``1``, ``1.0`` and ``True`` told apart, a tuple from a list). Returns how many
+    were checked."""
+    found = [params for result in results for params in params_in(result)]
+    for params in found:
+        assert typed(PARAMS.validate_python(params)) == typed(params)
+    return len(found)
+
+
+def typed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [(name, typed(item)) for name, item in value.items()]
+    if isinstance(value, tuple | list):
+        return (type(value), [typed(item) for item in value])
+    return (type(value), value)
+
+
+def test_order_checks_keep_params_as_validation_gives_them() -> None:
+    charts = [(case.chart, case.drafts) for case in CASES if case.drafts]
+    for path in fixture_paths(FIXTURES_DIR):
+        drafts_path = FIXTURES_DIR / "drafts" / path.name
+        if drafts_path.exists():
+            anchored = [list(resources_of(shifted(read_fixture(p), b.NOW))) for p in (path, drafts_path)]
+            charts.append((anchored[0], anchored[1]))
+    checked = 0
+    for chart, drafts in charts:
+        timeline = Translator.from_policy(POLICY).timeline(chart, drafts)
+        assessment, checks = check_drafts(timeline, POLICY, b.NOW, timeline.draft_orders)
+        assert checks
+        checked += assert_params_as_validation_gives_them([assessment, *checks])
+    assert len(charts) >= 3
+    assert checked >= 20
+
+
+class Shout(str):
+    """A str subclass (as an enum member is)."""
+
+
+@pytest.mark.parametrize("value", [True, ["a"], Shout("a")])
+def test_the_params_check_tells_a_value_validation_would_change(value: Any) -> None:
+    with pytest.raises(AssertionError):
+        assert_params_as_validation_gives_them([note("C0", v=value)])
