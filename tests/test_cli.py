@@ -100,7 +100,7 @@ def test_assess_prints_the_assessment_of_a_bundle(runner: CliRunner, tmp_path: P
     result = runner.invoke(main, ["assess", str(bundle), "--now", "2026-11-20T12:00:00Z"])
 
     assert result.exit_code == 0, result.output
-    assessment = json.loads(result.output)
+    assessment = json.loads(result.stdout)
     assert (assessment["grade"], assessment["managed_grade"]) == (2, 2)
     assert [(o["drug"], o["dose_mg"]) for o in assessment["recommended"]] == [("tocilizumab", 640.0)]
 
@@ -143,7 +143,7 @@ def test_assess_on_the_grade_3_fixture(runner: CliRunner) -> None:
 
     result = runner.invoke(main, ["assess", str(fixture), "--now", "2026-11-20T12:00:00Z"])
 
-    assessment = json.loads(result.output)
+    assessment = json.loads(result.stdout)
     assert (assessment["grade"], assessment["managed_grade"], assessment["indicator"]) == (3, 3, "critical")
     suggested = {(o["drug"], o["dose_mg"], o["interval_hours"]) for o in assessment["recommended"]}
     assert suggested == {("tocilizumab", 576.0, None), ("dexamethasone", 10.0, 6.0)}

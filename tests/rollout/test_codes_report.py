@@ -109,7 +109,7 @@ def test_the_codes_report_counts_calls_and_keeps_example_displays(make_app: AppF
 
     result = runner.invoke(main, ["codes", "report", *PERIOD, "--format", "json"])
 
-    codes = {(c["resource_type"], c["system"], c["code"]): c for c in json.loads(result.output)["codes"]}
+    codes = {(c["resource_type"], c["system"], c["code"]): c for c in json.loads(result.stdout)["codes"]}
     temperature = codes[("Observation", *LOCAL_TEMPERATURE[:2])]
     assert (temperature["times"], temperature["calls"], temperature["displays"]) == (2, 2, ["Temp (oral)"])
     assert codes[("MedicationAdministration", RXNORM, "999001")]["calls"] == 2

@@ -87,7 +87,7 @@ def test_the_report_shows_the_would_be_cards_by_grade_and_rule(make_app: AppFact
 
     assert result.exit_code == 0, result.output
     silent: Counter[tuple[str, str, str]] = Counter()
-    for row in json.loads(result.output)["silent_cards"]:
+    for row in json.loads(result.stdout)["silent_cards"]:
         silent[(row["service"], row["grade"], row["rule"])] += row["cards"]
     assert silent == expected
     assert "Silent phase: cards that would have been shown, by rule and CRS grade" in text.output
