@@ -3,8 +3,8 @@
     .venv/bin/python -m benchmarks.json_limits                          # this tree
     .venv/bin/python -m benchmarks.json_limits --before OLD/json_body.py  # and an older module, in turns
 
-Under a served worker's garbage-collector settings, for each body: the best time of reading it within the default limits (depth 64, 200,000 array items), less the
-best time of ``orjson.loads`` alone, over it. Bodies: a request without prefetch, the ICU charts of 2 h, 1 day, 72 h
+Under a served worker's garbage-collector settings, for each body: the best time of reading it within the
+default limits (depth 64, 200,000 array items), less the best time of ``orjson.loads`` alone, over it. Bodies: a request without prefetch, the ICU charts of 2 h, 1 day, 72 h
 (the figure 2 body) and 30 days, the 72 h body with one escaped quote, and hostile 32 MB bodies (deep narrow past
 orjson's limit, deep narrow blocks past the setting, blocks exactly at it). With ``--before``, each body is
 measured in alternating rounds, old then new, so that a change in load falls on both.
