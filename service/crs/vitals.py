@@ -137,7 +137,13 @@ def mean_pressure(reading: BloodPressure, adult: bool) -> tuple[float | None, bo
 
 def current_oxygen(ctx: Episode, moment: datetime) -> OxygenSupport | None:
     """C3: the latest device documentation in 24 h, with the latest flow and FiO2 documented since it."""
-    device, flow, fio2 = oxygen_records(ctx, moment)
+    return merged_oxygen(*oxygen_records(ctx, moment))
+
+
+def merged_oxygen(
+    device: OxygenSupport | None, flow: OxygenSupport | None, fio2: OxygenSupport | None
+) -> OxygenSupport | None:
+    """One record of the device, flow and FiO2 documentation that govern (C3); None when none does."""
     found = [record for record in (device, flow, fio2) if record is not None]
     if not found:
         return None
